@@ -1,0 +1,162 @@
+"""VAE encoder/decoder networks (MLP and convolutional). No I/O lives here.
+
+Parameter names follow the tutorials where they have them: an MLP with hidden widths
+[h1, ..., hk] has encoder layers fc1..fck, heads fc{k+1}_mu / fc{k+1}_logvar and decoder
+layers fc{k+2}..fc{2k+2}, so MLP 784-400-20 is fc1, fc2_mu, fc2_logvar, fc3, fc4.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+
+
+def conv_sizes(side: int, blocks: int) -> list[int]:
+    """Spatial side after each stride-2, kernel-3, padding-1 conv: ceil(side / 2) each time."""
+    sizes = [side]
+    for _ in range(blocks):
+        sizes.append((sizes[-1] + 1) // 2)
+    return sizes
+
+
+class VAE(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.latent_dim = cfg.latent_dim
+        self.num_classes = cfg.num_classes
+        c, h, w = cfg.image_shape
+        k = cfg.num_classes
+        if cfg.arch == "mlp":
+            self._build_mlp(cfg.input_dim, k)
+        else:
+            self._build_conv(c, h, w, k)
+        if cfg.likelihood == "gaussian_learned":
+            # One shared learned decoder scale (as in the sigma-VAE), kept in log space.
+            self.log_sigma = nn.Parameter(torch.full((1,), math.log(0.1)))
+
+    # -- construction -------------------------------------------------------------------------
+    def _build_mlp(self, d: int, k: int) -> None:
+        hid = list(self.cfg.hidden)
+        n = len(hid)
+        dims = [d + k, *hid]
+        for i in range(n):
+            setattr(self, f"fc{i + 1}", nn.Linear(dims[i], dims[i + 1]))
+        last = hid[-1] if hid else d + k
+        setattr(self, f"fc{n + 1}_mu", nn.Linear(last, self.latent_dim))
+        setattr(self, f"fc{n + 1}_logvar", nn.Linear(last, self.latent_dim))
+        rev = [self.latent_dim + k, *reversed(hid), d]
+        for i in range(len(rev) - 1):
+            setattr(self, f"fc{n + 2 + i}", nn.Linear(rev[i], rev[i + 1]))
+        self._n_hidden = n
+
+    def _build_conv(self, c: int, h: int, w: int, k: int) -> None:
+        ch = list(self.cfg.hidden)
+        bn = self.cfg.batchnorm
+        self._hs, self._ws = conv_sizes(h, len(ch)), conv_sizes(w, len(ch))
+        enc: list[nn.Module] = []
+        prev = c + k
+        for out in ch:
+            enc += [nn.Conv2d(prev, out, 3, stride=2, padding=1)]
+            enc += [nn.BatchNorm2d(out)] if bn else []
+            enc += [nn.ReLU(inplace=True)]
+            prev = out
+        self.encoder = nn.Sequential(*enc)
+        flat = ch[-1] * self._hs[-1] * self._ws[-1]
+        self._flat = flat
+        feat = flat
+        if self.cfg.dense:
+            self.fc_dense = nn.Linear(flat, self.cfg.dense)
+            feat = self.cfg.dense
+        self.fc_mu = nn.Linear(feat, self.latent_dim)
+        self.fc_logvar = nn.Linear(feat, self.latent_dim)
+        self.fc_dec = nn.Linear(self.latent_dim + k, flat)
+        dec: list[nn.Module] = []
+        prev = ch[-1]
+        for i in reversed(range(len(ch))):
+            th, tw = self._hs[i], self._ws[i]
+            sh, sw = self._hs[i + 1], self._ws[i + 1]
+            # output_padding picks between the two sizes a stride-2 conv could have come from.
+            op = (th - (2 * sh - 1), tw - (2 * sw - 1))
+            dec += [nn.ConvTranspose2d(prev, ch[i], 3, stride=2, padding=1, output_padding=op)]
+            dec += [nn.BatchNorm2d(ch[i])] if bn else []
+            dec += [nn.ReLU(inplace=True)]
+            prev = ch[i]
+        dec += [nn.Conv2d(prev, c, 3, padding=1)]
+        self.decoder = nn.Sequential(*dec)
+
+    # -- the VAE ------------------------------------------------------------------------------
+    def _onehot(self, y: torch.Tensor | None, n: int, like: torch.Tensor) -> torch.Tensor | None:
+        if not self.num_classes:
+            return None
+        if y is None:
+            raise ValueError("this is a conditional VAE: pass labels y")
+        return F.one_hot(y.long().reshape(-1), self.num_classes).to(like.dtype).expand(n, -1)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        """x: (N, C, H, W) in data space. Returns (mu, logvar), each (N, latent_dim)."""
+        n = x.shape[0]
+        oh = self._onehot(y, n, x)
+        if self.cfg.arch == "mlp":
+            hcur = x.reshape(n, -1)
+            if oh is not None:
+                hcur = torch.cat([hcur, oh], 1)
+            for i in range(self._n_hidden):
+                hcur = F.relu(getattr(self, f"fc{i + 1}")(hcur))
+            j = self._n_hidden + 1
+            return getattr(self, f"fc{j}_mu")(hcur), getattr(self, f"fc{j}_logvar")(hcur)
+        if oh is not None:
+            x = torch.cat([x, oh[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
+        hcur = self.encoder(x).flatten(1)
+        if self.cfg.dense:
+            hcur = F.relu(self.fc_dense(hcur))
+        return self.fc_mu(hcur), self.fc_logvar(hcur)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Decoder output in data space, (N, C, H, W): logits (Bernoulli) or the mean (Gaussian)."""
+        n = z.shape[0]
+        oh = self._onehot(y, n, z)
+        if oh is not None:
+            z = torch.cat([z, oh], 1)
+        c, h, w = self.cfg.image_shape
+        if self.cfg.arch == "mlp":
+            hcur = z
+            first = self._n_hidden + 2
+            last = 2 * self._n_hidden + 2
+            for i in range(first, last + 1):
+                hcur = getattr(self, f"fc{i}")(hcur)
+                if i < last:
+                    hcur = F.relu(hcur)
+            return hcur.reshape(n, c, h, w)
+        hcur = F.relu(self.fc_dec(z)).reshape(n, self.cfg.hidden[-1], self._hs[-1], self._ws[-1])
+        return self.decoder(hcur)
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
+        mu, logvar = self.encode(x, y)
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z, y), mu, logvar, z
+
+    def mean_image(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Expected pixel values in data space for latent codes z."""
+        out = self.decode(z, y)
+        return torch.sigmoid(out) if self.cfg.likelihood == "bernoulli" else out
+
+    def decoder_sigma(self) -> torch.Tensor | None:
+        if self.cfg.likelihood == "gaussian_learned":
+            return self.log_sigma.exp()
+        if self.cfg.likelihood == "gaussian":
+            return torch.tensor(self.cfg.gaussian_sigma)
+        return None
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
