@@ -170,7 +170,7 @@ def _read_source(src: str | os.PathLike | bytes) -> bytes:
 
 def parse_header(data: bytes) -> tuple[dict, dict]:
     """Validate the safetensors header by hand. Returns (tensor entries, metadata document)."""
-    if data[:2] == b"\x80\x02" or data[:2] in (b"PK", b"\x80\x04", b"\x80\x05"):
+    if data[:2] in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
         raise CheckpointError("this is a pickle/zip file (torch.save), not a safetensors "
                               "checkpoint; pickles can run code and are never opened. Convert a "
                               "plain state_dict with: python -m training.convert")

@@ -1,0 +1,224 @@
+"""VAE explorer: `streamlit run explorer/app.py`.
+
+The entry point builds the sidebar (checkpoint, data, presenter view), opens the checkpoint,
+encodes the dataset sample (disk-cached), puts everything the pages need into a state.Ctx and
+runs the selected page (st.navigation; one page per file in explorer/views/ -- not pages/:
+a pages/ folder beside the entry script is Streamlit's legacy multipage layout, which AppTest
+then runs in place of app.py on reruns).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import streamlit as st  # noqa: E402
+
+from explorer import checkpoints, compute, encode, state  # noqa: E402
+
+PAGES_DIR = Path(__file__).resolve().parent / "views"
+SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
+
+_presenting = st.query_params.get("present") == "1" or st.session_state.get("presenter", False)
+st.set_page_config(page_title="VAE explorer", page_icon="🧭", layout="wide",
+                   initial_sidebar_state="collapsed" if _presenting else "auto")
+encode.set_threads()
+state.init_from_url()
+ss = st.session_state
+
+
+def _data_root_default() -> str:
+    try:
+        from training.data import default_root
+
+        return default_root()
+    except Exception:
+        return os.environ.get("VAE_DATA_ROOT", "./data")
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoint
+
+
+def _activate(ck, label: str, name: str = "") -> None:
+    ss["active_ck"] = ck
+    ss["active_label"] = label
+    ss["active_ckpt_name"] = name
+    for k in ("point_a", "point_b", "point_c"):  # indices/latents of another model mean nothing
+        if ss.get("_points_for") and ss["_points_for"] != ck.sha256:
+            ss.pop(k, None)
+    ss["_points_for"] = ck.sha256
+
+
+def _open_listed(p: Path) -> str | None:
+    stt = p.stat()
+    ck, err = compute.load_path(str(p), stt.st_mtime, stt.st_size)
+    if err:
+        return err
+    _activate(ck, p.name, p.name)
+    return None
+
+
+def _upload_limit_mb() -> int:
+    """The smaller of our limit and Streamlit's server.maxUploadSize."""
+    try:
+        server = int(st.get_option("server.maxUploadSize"))
+    except Exception:
+        server = checkpoints.UPLOAD_LIMIT_MB
+    return max(1, min(server, checkpoints.UPLOAD_LIMIT_MB))
+
+
+def checkpoint_sidebar() -> None:
+    listed = checkpoints.list_checkpoints()
+    names = [p.name for p in listed]
+    sb = st.sidebar
+    sb.header("Checkpoint")
+    sources = ["Included", "Path on disk", "Upload"]
+    src = sb.radio("Open from", sources, horizontal=True, key="ck_source",
+                   label_visibility="collapsed")
+    if src == "Included":
+        if not names:
+            sb.info("No checkpoints in checkpoints/ yet. Train one with "
+                    "`python -m training --out checkpoints/my.safetensors`, or open one by path.")
+        else:
+            want = ss.get("url_ckpt") or ss.get("active_ckpt_name") or checkpoints.DEFAULT_NAME
+            idx = names.index(want) if want in names else 0
+            if "ck_pick" not in ss or ss["ck_pick"] not in names:
+                ss["ck_pick"] = names[idx]
+            pick = sb.selectbox("Checkpoint", names, key="ck_pick")
+            if ss.get("active_ckpt_name") != pick or "active_ck" not in ss:
+                err = _open_listed(listed[names.index(pick)])
+                if err:
+                    sb.error(err)
+    elif src == "Path on disk":
+        with sb.form("ck_path_form", border=False):
+            path = st.text_input("Path to a .safetensors checkpoint", key="ck_path")
+            go = st.form_submit_button("Open")
+        if go:
+            ck, err = checkpoints.open_path(path)
+            if err:
+                ss["ck_error"] = err
+            else:
+                ss.pop("ck_error", None)
+                _activate(ck, str(path), "")
+    else:
+        limit_mb = _upload_limit_mb()
+        up = sb.file_uploader(f"Upload a .safetensors checkpoint (max {limit_mb} MB)",
+                              type=["safetensors"], key="ck_upload")
+        if up is not None and ss.get("_upload_id") != up.file_id:
+            ss["_upload_id"] = up.file_id
+            if up.size > limit_mb * 2**20:
+                ck, err = None, (f"{up.name}: {up.size / 2**20:.1f} MB is over the "
+                                 f"{limit_mb} MB upload limit.")
+            else:
+                ck, err = checkpoints.open_bytes(up.getvalue(), up.name, limit=limit_mb * 2**20)
+            if err:
+                ss["ck_error"] = err
+            else:
+                ss.pop("ck_error", None)
+                _activate(ck, f"upload: {up.name}", "")
+    if src != "Included" and ss.get("ck_error"):
+        sb.error(ss["ck_error"])
+        if "active_ck" in ss:
+            sb.caption(f"Still showing: {ss['active_label']}")
+    if "active_ck" not in ss and listed:  # first open: the shipped default, no configuration
+        err = _open_listed(listed[0])
+        if err:
+            sb.error(err)
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+def data_sidebar(ck) -> state.Ctx:
+    sb = st.sidebar
+    sb.header("Data")
+    dc = ck.data
+    root = sb.text_input("Data root", value=_data_root_default(), key="data_root",
+                         help="Folder with the datasets in torchvision layout (ROOT/MNIST/raw/…). "
+                              "Default: $VAE_DATA_ROOT. The built-in 'shapes' needs none.")
+    both = sb.toggle("Train + test (up to 70k)", value=False, key="data_both")
+    sizes = SAMPLE_SIZES if both else SAMPLE_SIZES[:4]
+    n = sb.select_slider("Points on the map", sizes, value=10_000, key="data_n")
+    split = "train+test" if both else "test"
+    label_names = checkpoints.label_names(ck)
+    c = state.Ctx(ck=ck, source=ss.get("active_label", ""), label_names=label_names)
+    try:
+        images, labels, x_nchw, dkey = compute.dataset(dc.dataset, root, split, n)
+    except encode.DataMissing as e:
+        c.data_error = str(e)
+        return c
+    except Exception as e:  # unknown dataset name, unreadable files...
+        c.data_error = f"Could not load dataset {dc.dataset!r}: {type(e).__name__}: {e}"
+        return c
+    if list(x_nchw.shape[1:]) != list(ck.model_config.image_shape):
+        c.data_error = (f"The dataset's images are {tuple(x_nchw.shape[1:])} but the model "
+                        f"expects {tuple(ck.model_config.image_shape)}.")
+        return c
+    c.data_key = dkey
+    t0 = time.perf_counter()
+    with st.spinner(f"Encoding {len(labels):,} images (once; cached on disk)…"):
+        enc, hit = compute.encoded(ck.sha256, c.data_key, ck, x_nchw, labels)
+    c.images, c.labels, c.enc = images, labels, enc
+    c.label_names = checkpoints.label_names(ck, labels)
+    c.data_desc = f"{dc.dataset} {split}, {len(labels):,} images"
+    c.extras["encode_seconds"] = time.perf_counter() - t0
+    return c
+
+
+def view_sidebar(c: state.Ctx) -> None:
+    sb = st.sidebar
+    if c.ck.model_config.num_classes:
+        names = c.label_names[: c.ck.model_config.num_classes]
+        names += [str(i) for i in range(len(names), c.ck.model_config.num_classes)]
+        pick = sb.selectbox("Decode as class (conditional VAE)", range(len(names)),
+                            format_func=lambda i: names[i], key="y_cond")
+        c.y_cond = int(pick)
+    sb.toggle("Presenter view", key="presenter",
+              help="Large crisp images and less chrome, for a projector. Shareable: ?present=1")
+    c.presenter = bool(ss.get("presenter"))
+
+
+# ---------------------------------------------------------------------------------------------
+
+PAGES = [
+    ("map.py", "Latent map", ":material/scatter_plot:", "map"),
+    ("interpolate.py", "Interpolation", ":material/linear_scale:", "interpolate"),
+    ("grid.py", "Manifold grid", ":material/grid_on:", "grid"),
+    ("samples.py", "Samples & traversal", ":material/casino:", "samples"),
+    ("info.py", "Checkpoint info", ":material/info:", "info"),
+]
+
+
+def main() -> None:
+    state.apply_css()
+    checkpoint_sidebar()
+    pages = {slug: st.Page(str(PAGES_DIR / f), title=t, icon=i, url_path=None if slug == "map" else slug,
+                           default=(slug == "map")) for f, t, i, slug in PAGES}
+    nav = st.navigation(list(pages.values()))
+    if "active_ck" not in ss:
+        st.title("VAE explorer")
+        st.warning("No checkpoint to show. Put a .safetensors checkpoint in checkpoints/, "
+                   "open one by path or upload one in the sidebar. Train one with:")
+        st.code("python -m training --dataset shapes --out checkpoints/shapes-conv-z2.safetensors",
+                language="bash")
+        st.stop()
+    ck = ss["active_ck"]
+    c = data_sidebar(ck)
+    view_sidebar(c)
+    ss["ctx"] = c
+    # A shared link may name a page: go there once.
+    want = ss.pop("url_page", "")
+    if want in pages and (nav.url_path or "map") != want:
+        st.switch_page(pages[want])
+    state.sync_url(nav.url_path or "map")
+    nav.run()
+
+
+main()

@@ -1,0 +1,191 @@
+"""Image atlases for the latent map: pack many small images into a few PNG pages.
+
+Pure functions (numpy + Pillow, no Streamlit). The browser decodes each page once and then
+copies one cell per hover, so showing a data point's image needs no server round trip.
+
+Layout: cells of ``cell_h x cell_w`` pixels, ``cols`` cells per row, ``per_page`` cells per page,
+row-major inside a page, pages in order. Cell ``i`` lives on page ``i // per_page`` at column
+``(i % per_page) % cols`` and row ``(i % per_page) // cols``. Pages are at most ``max_side``
+pixels on each side (browsers handle 4096 px images everywhere). 1-channel images become
+greyscale PNGs ("L"), 3-channel ones RGB PNGs; 4-channel input is rejected (no alpha in data).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+MAX_SIDE = 4096
+PNG_COMPRESS_LEVEL = 1  # zlib level: 1 is ~4x faster than 6 and only ~10-20% larger here
+
+
+@dataclass(frozen=True)
+class AtlasLayout:
+    count: int
+    cell_h: int
+    cell_w: int
+    cols: int
+    rows_per_page: int
+    pages: int
+
+    @property
+    def per_page(self) -> int:
+        return self.cols * self.rows_per_page
+
+    def cell(self, i: int) -> tuple[int, int, int]:
+        """(page, x, y) pixel origin of cell i."""
+        if not 0 <= i < self.count:
+            raise IndexError(f"cell {i} out of range 0..{self.count - 1}")
+        page, j = divmod(i, self.per_page)
+        row, col = divmod(j, self.cols)
+        return page, col * self.cell_w, row * self.cell_h
+
+    def page_shape(self, page: int) -> tuple[int, int]:
+        """(height, width) in pixels of one page (the last page may have fewer rows)."""
+        if not 0 <= page < self.pages:
+            raise IndexError(page)
+        n = min(self.per_page, self.count - page * self.per_page)
+        rows = -(-n // self.cols)
+        cols = self.cols if rows > 1 else n
+        return rows * self.cell_h, cols * self.cell_w
+
+    def to_json(self) -> dict:
+        return {"count": self.count, "cellH": self.cell_h, "cellW": self.cell_w,
+                "cols": self.cols, "perPage": self.per_page, "pages": self.pages}
+
+
+def atlas_layout(count: int, cell_h: int, cell_w: int, max_side: int = MAX_SIDE) -> AtlasLayout:
+    """Choose columns/rows so that pages are roughly square and at most max_side pixels."""
+    if count < 1:
+        raise ValueError("an atlas needs at least one image")
+    if cell_h < 1 or cell_w < 1 or cell_h > max_side or cell_w > max_side:
+        raise ValueError(f"bad cell size {cell_h}x{cell_w} (max {max_side})")
+    max_cols = max_side // cell_w
+    max_rows = max_side // cell_h
+    # Square-ish pages: enough columns for sqrt(count) cells of area, capped by max_side.
+    ideal = int(np.ceil(np.sqrt(count * cell_h / cell_w)))
+    cols = max(1, min(max_cols, ideal, count))
+    rows_needed = -(-count // cols)
+    rows_per_page = max(1, min(max_rows, rows_needed))
+    pages = -(-count // (cols * rows_per_page))
+    return AtlasLayout(count, cell_h, cell_w, cols, rows_per_page, pages)
+
+
+def as_nhwc_uint8(images: np.ndarray) -> np.ndarray:
+    """Validate images as (N, H, W, C) uint8 with C in {1, 3}; (N, H, W) is taken as C=1."""
+    a = np.asarray(images)
+    if a.ndim == 3:
+        a = a[..., None]
+    if a.ndim != 4:
+        raise ValueError(f"expected (N, H, W, C) images, got shape {a.shape}")
+    if a.shape[-1] not in (1, 3):
+        raise ValueError(f"expected 1 or 3 channels, got {a.shape[-1]}")
+    if a.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images, got {a.dtype}")
+    if a.shape[0] < 1:
+        raise ValueError("no images")
+    return a
+
+
+def page_array(images: np.ndarray, layout: AtlasLayout, page: int) -> np.ndarray:
+    """The (H, W, C) pixel array of one atlas page (unused cells of the last row are 0)."""
+    a = as_nhwc_uint8(images)
+    n, h, w, c = a.shape
+    start = page * layout.per_page
+    chunk = a[start:start + layout.per_page]
+    ph, pw = layout.page_shape(page)
+    rows, cols = ph // h, pw // w
+    full = np.zeros((rows * cols, h, w, c), np.uint8)
+    full[:len(chunk)] = chunk
+    # (rows, cols, h, w, c) -> (rows, h, cols, w, c) -> (rows*h, cols*w, c)
+    return full.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
+
+
+def encode_png(pixels: np.ndarray, compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
+    """(H, W, 1|3) or (H, W) uint8 -> PNG bytes (greyscale for one channel)."""
+    p = np.asarray(pixels)
+    if p.ndim == 3 and p.shape[-1] == 1:
+        p = p[..., 0]
+    mode = "L" if p.ndim == 2 else "RGB"
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(p), mode=mode).save(
+        buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """PNG bytes -> (H, W, C) uint8 (for tests and round trips)."""
+    with Image.open(io.BytesIO(data)) as im:
+        arr = np.asarray(im)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+@dataclass
+class Atlas:
+    layout: AtlasLayout
+    channels: int
+    pages: list[bytes] = field(default_factory=list)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(p) for p in self.pages)
+
+    def to_json(self) -> dict:
+        """JSON-ready description with base64 PNG pages (what the browser receives)."""
+        d = self.layout.to_json()
+        d["channels"] = self.channels
+        d["pages"] = [base64.b64encode(p).decode("ascii") for p in self.pages]
+        return d
+
+
+def pack_atlas(images: np.ndarray, max_side: int = MAX_SIDE,
+               compress_level: int = PNG_COMPRESS_LEVEL) -> Atlas:
+    """Pack (N, H, W, C) uint8 images into PNG pages."""
+    a = as_nhwc_uint8(images)
+    n, h, w, c = a.shape
+    layout = atlas_layout(n, h, w, max_side)
+    pages = [encode_png(page_array(a, layout, p), compress_level) for p in range(layout.pages)]
+    return Atlas(layout, c, pages)
+
+
+def unpack_cell(atlas: Atlas, i: int) -> np.ndarray:
+    """Read cell i back from the encoded pages (slow: decodes a page; for tests)."""
+    page, x, y = atlas.layout.cell(i)
+    arr = decode_png(atlas.pages[page])
+    return arr[y:y + atlas.layout.cell_h, x:x + atlas.layout.cell_w]
+
+
+def content_hash(*parts) -> str:
+    """Short content hash of arrays / bytes / str / numbers (shape and dtype included)."""
+    h = hashlib.sha1()  # not for security: a fast content key (~1.5 GB/s)
+    for p in parts:
+        if p is None:
+            h.update(b"\x00none")
+        elif isinstance(p, np.ndarray):
+            a = np.ascontiguousarray(p)
+            h.update(f"nd{a.dtype.str}{a.shape}".encode())
+            h.update(memoryview(a).cast("B"))
+        elif isinstance(p, (bytes, bytearray, memoryview)):
+            h.update(b"b")
+            h.update(p)
+        else:
+            h.update(b"s" + repr(p).encode())
+        h.update(b"|")
+    return h.hexdigest()[:32]
+
+
+def grid_cell(x: float, y: float, extent: tuple, g: int) -> tuple[int, int] | None:
+    """(row, col) of the G x G grid cell containing map point (x, y); row 0 is the top (y max).
+
+    None outside the extent. Mirrors the JS lookup, so the two can be tested against each other.
+    """
+    x0, x1, y0, y1 = (float(v) for v in extent)
+    if not (x0 <= x <= x1 and y0 <= y <= y1) or x1 <= x0 or y1 <= y0:
+        return None
+    col = min(g - 1, int((x - x0) / (x1 - x0) * g))
+    row = min(g - 1, int((y1 - y) / (y1 - y0) * g))
+    return row, col

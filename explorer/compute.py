@@ -1,0 +1,153 @@
+"""Streamlit caching layer over the plain modules: one place for st.cache_resource so that
+reruns, pages and sessions share models, encodings, projections and decoded grids.
+
+Cached values are numpy arrays treated as read-only (cache_resource hands out the same
+object; nothing mutates them).
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from . import cache, cursor, encode, projections
+from .checkpoints import open_path
+from .images import chw_to_hwc
+
+ENCODE_VERSION = 1
+HOVER_G = 32  # hover grid side: 1024 decodes, ~0.2 s for the small conv models on 2 cores
+_LOCK = threading.Lock()  # one heavy torch job at a time across sessions (2 cores)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def load_path(path: str, mtime: float, size: int):
+    """(Checkpoint, error) for a file; keyed by its mtime/size so a rewritten file reloads."""
+    return open_path(path)
+
+
+def _root_stamp(name: str, root: str) -> str:
+    """Cheap fingerprint of the data folder (folder mtimes, two levels), so a changed dataset
+    is not served from the disk cache. The built-in 'shapes' is generated: no folder."""
+    if name == "shapes":
+        return "builtin"
+    p = Path(root).expanduser()
+    parts = []
+    try:
+        dirs = [p]
+        for d in list(p.iterdir())[:200]:
+            if d.is_dir():
+                dirs.append(d)
+                dirs += [e for e in list(d.iterdir())[:200] if e.is_dir()]
+        for d in dirs[:400]:
+            parts.append(f"{d}:{d.stat().st_mtime_ns}")
+    except OSError:
+        return "missing"
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
+def dataset(name: str, root: str, split: str, n: int):
+    """(images NHWC uint8, labels, images NCHW uint8, data key). Raises encode.DataMissing.
+
+    The sample itself is disk-cached (uint8 arrays), so a second open skips decoding the
+    dataset files."""
+    stamp = _root_stamp(name, root)
+    key = {"name": name, "root": str(Path(root).expanduser().resolve()), "split": split,
+           "n": int(n), "stamp": stamp, "v": 1}
+    ksha = hashlib.sha256(repr(sorted(key.items())).encode()).hexdigest()
+    got = cache.load(ksha, "dataset", key) if stamp != "missing" else None
+    if got is not None:
+        x, y = got["x"], got["y"]
+    else:
+        x, y = encode.load_split(name, root, split, n)
+        cache.save(ksha, "dataset", key, {"x": x, "y": y})
+    return chw_to_hwc(x), y, x, encode.data_key(name, split, x, y)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def encoded(sha: str, data_key: str, _ck, _x_nchw, _labels) -> tuple[dict, bool]:
+    """Encoder means etc. for the sample, from the disk cache when possible. (arrays, hit)"""
+    params = {"data": data_key, "v": ENCODE_VERSION}
+
+    def run():
+        with _LOCK:
+            return encode.encode_split(_ck.model, _x_nchw, _labels, _ck.data.preprocess)
+
+    arrays, hit = cache.get_or_compute(sha, "encode", params, run)
+    return arrays, hit
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def pca_map(sha: str, data_key: str, _mu) -> tuple[np.ndarray, dict]:
+    xy, fit = projections.pca(_mu)
+    return xy, fit
+
+
+@st.cache_resource(show_spinner=False)
+def _jobs() -> dict:
+    return {}
+
+
+def slow_map(sha: str, data_key: str, method: str, mu: np.ndarray):
+    """(xy or None, job or None): cached result, or the running background job."""
+    params = projections.cache_params(method, len(mu), projections.DEFAULT_SEED, data_key)
+    what = f"proj-{method}"
+    got = cache.load(sha, what, params)
+    if got is not None and got["xy"].shape == (len(mu), 2):
+        return got["xy"], None
+    jobs = _jobs()
+    key = (sha, what, str(params))
+    job = jobs.get(key)
+    if job is not None:
+        state, _, _ = job.poll()
+        if state == "done":
+            res = job.result()
+            if res is not None:
+                return res, None
+        if state != "error":
+            return None, job
+    if job is None:
+        job = projections.start_job(mu, method, sha, what, params)
+        jobs[key] = job
+    return None, job
+
+
+def forget_job(job) -> None:
+    jobs = _jobs()
+    for k, v in list(jobs.items()):
+        if v is job:
+            del jobs[k]
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def hover_images(sha: str, map_key: str, method: str, y_cond, _ck, _map_xy, _codes, _pca_fit,
+                 g: int = HOVER_G):
+    """Decoded G x G grid over the map's extent for instant 'decoded at cursor'."""
+    lat, extent = cursor.hover_grid(_map_xy, _codes, method, _pca_fit, g=g)
+    with _LOCK:
+        imgs = encode.decode(_ck.model, lat, _ck.data.preprocess, y_cond)
+    return imgs, extent
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def mapper(map_key: str, method: str, _map_xy, _codes, _pca_fit):
+    return cursor.CursorMapper(_map_xy, _codes, method, _pca_fit)
+
+
+def decode(ck, z, y_cond=None) -> np.ndarray:
+    with _LOCK:
+        return encode.decode(ck.model, z, ck.data.preprocess, y_cond)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def decode_cached(sha: str, z_bytes: bytes, shape: tuple, y_cond, _ck) -> np.ndarray:
+    z = np.frombuffer(z_bytes, np.float32).reshape(shape)
+    return decode(_ck, z, y_cond)
+
+
+def decode_memo(ck, z: np.ndarray, y_cond=None) -> np.ndarray:
+    z = np.ascontiguousarray(z, np.float32)
+    return decode_cached(ck.sha256, z.tobytes(), z.shape, y_cond, ck)

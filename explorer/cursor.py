@@ -1,0 +1,108 @@
+"""Map positions -> latent codes, so any point of the 2-D map can be decoded.
+
+* 2-D latents ("latent" map): the position *is* the latent (identity).
+* PCA maps: either the PCA inverse (a point on the plane of the first two principal axes
+  through the data mean) or the k-nearest-codes rule below.
+* UMAP / t-SNE maps have no inverse: a position maps to the inverse-distance-weighted mean of
+  the codes of its k nearest map points (exactly a code when the position is that point's).
+
+`hover_grid` evaluates this on a G x G grid of cell centres over the map's extent; the app
+decodes those latents once so the browser can show "decoded at cursor" for empty space with
+no server round trip. No streamlit import here.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .projections import pca_inverse
+
+EPS = 1e-12
+
+
+class CursorMapper:
+    """Reusable mapper for one map (builds the k-d tree once)."""
+
+    def __init__(self, map_xy: np.ndarray, codes: np.ndarray, method: str = "knn",
+                 pca_fit: dict | None = None, k: int = 8):
+        self.map_xy = np.asarray(map_xy, np.float64)
+        self.codes = np.asarray(codes, np.float32)
+        self.method = method
+        self.pca_fit = pca_fit
+        self.k = max(1, min(int(k), len(self.map_xy)))
+        if method == "pca" and pca_fit is None:
+            raise ValueError("the PCA inverse needs the PCA fit")
+        self._tree = cKDTree(self.map_xy) if method == "knn" else None
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        pts = np.asarray(points, np.float64).reshape(-1, 2)
+        if self.method == "identity":
+            d = self.codes.shape[1]
+            return pts[:, :d].astype(np.float32)
+        if self.method == "pca":
+            return pca_inverse(pts, self.pca_fit)
+        dist, idx = self._tree.query(pts, k=self.k)
+        dist = dist.reshape(len(pts), -1)
+        idx = idx.reshape(len(pts), -1)
+        w = 1.0 / np.maximum(dist, EPS) ** 2
+        exact = dist[:, 0] <= 1e-9  # on top of a code: that code exactly
+        w[exact] = 0.0
+        w[exact, 0] = 1.0
+        w /= w.sum(1, keepdims=True)
+        out = np.einsum("mk,mkd->md", w, self.codes[idx].astype(np.float64)).astype(np.float32)
+        out[exact] = self.codes[idx[exact, 0]]
+        return out
+
+
+def latent_at(xy, map_xy: np.ndarray, codes: np.ndarray, method: str = "knn",
+              pca_fit: dict | None = None, k: int = 8) -> np.ndarray:
+    """Latent (D,) for one map position (x, y)."""
+    return CursorMapper(map_xy, codes, method, pca_fit, k)(np.asarray(xy)[None])[0]
+
+
+def map_extent(map_xy: np.ndarray, pad: float = 0.05, robust: float = 0.0) -> tuple:
+    """(x0, x1, y0, y1) around the points, padded by a fraction of the span. robust > 0 uses
+    the [robust, 100 - robust] percentiles instead of min/max (outliers do not blow it up)."""
+    xy = np.asarray(map_xy, np.float64)
+    if robust > 0:
+        lo, hi = np.percentile(xy, robust, axis=0), np.percentile(xy, 100 - robust, axis=0)
+    else:
+        lo, hi = xy.min(0), xy.max(0)
+    span = np.maximum(hi - lo, 1e-6)
+    lo, hi = lo - pad * span, hi + pad * span
+    return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+
+
+def grid_centres(extent: tuple, g: int) -> np.ndarray:
+    """(G*G, 2) centres of a G x G grid of cells over extent, row-major, row 0 at y max."""
+    x0, x1, y0, y1 = extent
+    xs = x0 + (np.arange(g) + 0.5) * (x1 - x0) / g
+    ys = y1 - (np.arange(g) + 0.5) * (y1 - y0) / g
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], 1)
+
+
+def hover_grid(map_xy: np.ndarray, codes: np.ndarray, method: str = "knn",
+               pca_fit: dict | None = None, g: int = 32, extent: tuple | None = None,
+               k: int = 8) -> tuple[np.ndarray, tuple]:
+    """Latents (G*G, D) at the cell centres of a G x G grid over the map, and its extent."""
+    extent = extent or map_extent(map_xy)
+    mapper = CursorMapper(map_xy, codes, method, pca_fit, k)
+    return mapper(grid_centres(extent, g)), extent
+
+
+def latents_to_map(z: np.ndarray, codes: np.ndarray, map_xy: np.ndarray, k: int = 8,
+                   tree: cKDTree | None = None) -> np.ndarray:
+    """Approximate map positions of arbitrary latents (e.g. an interpolation path) for maps
+    without a forward transform (UMAP / t-SNE): the inverse-distance-weighted map positions
+    of the k nearest codes in latent space. Exact for a latent equal to a code."""
+    tree = tree or cKDTree(np.asarray(codes, np.float64))
+    k = max(1, min(int(k), len(codes)))
+    dist, idx = tree.query(np.asarray(z, np.float64).reshape(-1, np.asarray(codes).shape[1]), k=k)
+    dist, idx = dist.reshape(len(dist), -1), idx.reshape(len(idx), -1)
+    w = 1.0 / np.maximum(dist, EPS) ** 2
+    exact = dist[:, 0] <= 1e-9
+    w[exact] = 0.0
+    w[exact, 0] = 1.0
+    w /= w.sum(1, keepdims=True)
+    return np.einsum("mk,mkd->md", w, np.asarray(map_xy, np.float64)[idx]).astype(np.float32)

@@ -1,0 +1,198 @@
+"""The latent map as the pages use it: pick the projection, poll slow projections, decode the
+hover grid, draw (explorer.latent_map), turn clicks into points A / B. Streamlit-side glue.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from . import compute, cursor, projections, state
+
+PROJ_LABELS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+COLOUR_BY = {"label": "Label", "rec_err": "Recon. error", "kl": "KL"}
+COLOUR_TITLES = {"label": "", "rec_err": "reconstruction MSE", "kl": "KL (nats)"}
+
+
+@dataclass
+class MapInfo:
+    xy: np.ndarray
+    method: str  # cursor method: identity | pca | knn
+    key: str
+    label: str  # what the axes are
+    fit: dict | None = None
+    job: object | None = None
+    wanted: str = ""  # the projection asked for (may still be computing)
+
+
+def projection_control(c: state.Ctx, container=None) -> str:
+    """Projection selector for latents > 2 (stored in session 'proj')."""
+    if c.d <= 2:
+        return "latent"
+    ss = st.session_state
+    if ss.get("proj") not in PROJ_LABELS:
+        ss["proj"] = "pca"
+    got = (container or st).segmented_control(
+        "Projection", list(PROJ_LABELS), format_func=PROJ_LABELS.get, key="proj",
+        help="PCA is instant. UMAP and t-SNE run in the background (fixed seed, cached on disk); "
+             "PCA is shown until they finish.")
+    return got or "pca"
+
+
+def current_map(c: state.Ctx, proj: str) -> MapInfo:
+    mu = c.enc["mu"]
+    sha = c.ck.sha256
+    if c.d <= 2:
+        xy = projections.identity_xy(mu)
+        return MapInfo(xy, "identity" if c.d == 2 else "knn", f"latent:{c.data_key}",
+                       "latent z1, z2" if c.d == 2 else "latent z1", wanted="latent")
+    pxy, fit = compute.pca_map(sha, c.data_key, mu)
+    cursor_mode = st.session_state.get("cursor_mode", "knn")
+    pca_info = MapInfo(pxy, "pca" if cursor_mode == "pca" else "knn",
+                       f"pca:{c.data_key}", "PCA 1, PCA 2", fit=fit, wanted=proj)
+    if proj == "pca":
+        return pca_info
+    xy, job = compute.slow_map(sha, c.data_key, proj, mu)
+    if xy is None:
+        pca_info.job = job
+        return pca_info
+    return MapInfo(np.asarray(xy, np.float32), "knn", f"{proj}:{c.data_key}",
+                   f"{PROJ_LABELS[proj]} 1, {PROJ_LABELS[proj]} 2", wanted=proj)
+
+
+def progress_panel(m: MapInfo) -> None:
+    """Progress of a background projection; reruns the app when it is ready."""
+    if m.job is None:
+        return
+    label = PROJ_LABELS.get(m.wanted, m.wanted)
+
+    @st.fragment(run_every=1.0)
+    def _poll():
+        status, frac, stage = m.job.poll()
+        if status == "running":
+            st.progress(min(1.0, max(0.0, frac)),
+                        text=f"Computing {label} in the background: {stage} — showing PCA meanwhile")
+        elif status == "done":
+            st.rerun()
+        else:
+            st.error(f"{label} failed; showing PCA.")
+            st.code(str(stage)[-1500:], language=None)
+            if st.button("Try again", key="proj_retry"):
+                compute.forget_job(m.job)
+                st.rerun()
+
+    _poll()
+
+
+def path_on_map(c: state.Ctx, m: MapInfo, z_path: np.ndarray) -> np.ndarray:
+    z_path = np.asarray(z_path, np.float32)
+    if m.method == "identity" or c.d <= 2:
+        return projections.identity_xy(z_path)
+    if m.key.startswith("pca:") and m.fit is not None:
+        return projections.pca_transform(z_path, m.fit)
+    return cursor.latents_to_map(z_path, c.enc["mu"], m.xy)
+
+
+def _display_images(a: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return None
+    ch = a.shape[-1]
+    if ch in (1, 3):
+        return a
+    return a[..., :3] if ch == 4 else a[..., :1]
+
+
+def _fallback_map(xy, labels, label_names, color_values, color_title, path, selected, height, key):
+    """Plotly stand-in used only if explorer.latent_map is missing."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    idx = np.arange(len(xy))
+    if color_values is not None:
+        fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", customdata=idx,
+                                   marker=dict(size=4, color=color_values, colorscale="Viridis",
+                                               colorbar=dict(title=color_title))))
+    else:
+        for k, name in enumerate(label_names):
+            sel = labels == k
+            if sel.any():
+                fig.add_trace(go.Scattergl(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name,
+                                           customdata=idx[sel], marker=dict(size=4)))
+    if path is not None:
+        fig.add_trace(go.Scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="path",
+                                 line=dict(color="black")))
+    if len(selected):
+        s = np.asarray(list(selected))
+        fig.add_trace(go.Scatter(x=xy[s, 0], y=xy[s, 1], mode="markers+text", name="A/B",
+                                 text=["A", "B"][: len(s)], textposition="top center",
+                                 marker=dict(size=14, symbol="star", color="black")))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), dragmode="pan")
+    ev = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points")
+    pts = (ev or {}).get("selection", {}).get("points", []) if ev else []
+    if pts and "customdata" in pts[0]:
+        i = int(pts[0]["customdata"])
+        return {"type": "click", "index": i, "xy": [float(xy[i, 0]), float(xy[i, 1])], "id": i}
+    return None
+
+
+def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | None = None,
+         height: int = 560, key: str = "latent_map", hover: bool = True):
+    """Draw the map; returns the latest event dict (or None)."""
+    ss = st.session_state
+    selected = [p["index"] for p in (ss.get("point_a"), ss.get("point_b"))
+                if p and p.get("kind") == "index" and 0 <= p["index"] < len(m.xy)]
+    path_xy = None if path_z is None else path_on_map(c, m, path_z)
+    color_values = None if colour == "label" else np.asarray(c.enc[colour], np.float32)
+    grid_images = extent = None
+    if hover:
+        grid_images, extent = compute.hover_images(c.ck.sha256, m.key, m.method, c.y_cond, c.ck,
+                                                   m.xy, c.enc["mu"], m.fit)
+    kwargs = dict(xy=np.asarray(m.xy, np.float32), labels=np.asarray(c.labels),
+                  label_names=list(c.label_names),
+                  color_values=color_values, color_title=COLOUR_TITLES.get(colour, ""),
+                  path=path_xy, selected=selected, height=height, key=key)
+    try:
+        from .latent_map import latent_map
+    except ImportError:
+        return _fallback_map(kwargs["xy"], kwargs["labels"], kwargs["label_names"],
+                             color_values, kwargs["color_title"], path_xy, selected, height, key)
+    return latent_map(images=_display_images(c.images), recons=_display_images(c.enc["recon"]),
+                      grid_images=_display_images(grid_images), grid_extent=extent, **kwargs)
+
+
+def handle_event(c: state.Ctx, m: MapInfo, ev, key: str = "latent_map") -> bool:
+    """A click sets the next of A / B. Returns True if a point changed (caller reruns)."""
+    ss = st.session_state
+    if not ev or ev.get("type") != "click":
+        return False
+    ev_id = (key, ev.get("id"), ev.get("index"), tuple(ev.get("xy") or ()))
+    if ss.get("_last_event") == ev_id:
+        return False
+    ss["_last_event"] = ev_id
+    idx = ev.get("index")
+    if idx is not None and 0 <= int(idx) < len(m.xy):
+        point = {"kind": "index", "index": int(idx)}
+    elif ev.get("xy") is not None:
+        mp = compute.mapper(m.key, m.method, m.xy, c.enc["mu"], m.fit)
+        z = mp(np.asarray(ev["xy"], np.float64)[None])[0]
+        point = {"kind": "z", "z": [float(v) for v in z]}
+    else:
+        return False
+    target = ss.get("pick_target") or "A"
+    ss["point_a" if target == "A" else "point_b"] = point
+    if ss.get("pick_alternate", True):
+        ss["_pick_next"] = "B" if target == "A" else "A"
+    return True
+
+
+def pick_target_control(container=None) -> None:
+    """Which point the next click sets (alternates A, B, A, … unless fixed)."""
+    ss = st.session_state
+    if "_pick_next" in ss:
+        ss["pick_target"] = ss.pop("_pick_next")
+    if not ss.get("pick_target"):
+        ss["pick_target"] = "A"
+    (container or st).segmented_control("Next click sets", ["A", "B"], key="pick_target",
+                                        help="Click points on the map to choose the end points "
+                                             "of an interpolation; it alternates A, B, A…")

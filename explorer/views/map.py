@@ -1,0 +1,79 @@
+"""Latent map: every encoded test image as a point; hover to see it, click to pick A / B."""
+import numpy as np
+import streamlit as st
+
+from explorer import compute, images as im, interpolate, mapview, state
+
+c = state.ctx()
+ss = st.session_state
+if not c.presenter:
+    st.title("Latent map")
+
+if not c.has_data:
+    st.warning(c.data_error or "No data.")
+    st.info("The map needs the dataset the checkpoint was trained on. Prior samples, manifold "
+            "grids, traversals and interpolation between prior samples or typed latents still "
+            "work: see the other pages.")
+    st.stop()
+
+ctl = st.columns([1.3, 1.7, 1, 1.5])
+proj = mapview.projection_control(c, ctl[0])
+colour = ctl[1].segmented_control("Colour by", list(mapview.COLOUR_BY),
+                                  format_func=mapview.COLOUR_BY.get, key="colour_by",
+                                  default="label") or "label"
+mapview.pick_target_control(ctl[2])
+if c.d > 2:
+    ctl[3].segmented_control(
+        "Empty space decodes", ["knn", "pca"], default="knn", key="cursor_mode",
+        format_func={"knn": "nearest codes", "pca": "PCA plane"}.get,
+        help="What the image under the cursor shows between points: a distance-weighted mix "
+             "of the nearest codes, or (PCA map only) the point on the PCA plane.")
+
+m = mapview.current_map(c, proj)
+mapview.progress_panel(m)
+
+a, b = c.resolve(ss.get("point_a")), c.resolve(ss.get("point_b"))
+path_z = None
+if a is not None and b is not None:
+    path_z = interpolate.path(a, b, 16, ss.get("interp_method", "linear"))
+
+left, right = st.columns([3, 1]) if not c.presenter else st.columns([4, 1])
+with left:
+    ev = mapview.draw(c, m, colour, path_z, height=720 if c.presenter else 600)
+if mapview.handle_event(c, m, ev):
+    st.rerun()
+
+with right:
+    scale = state.image_scale(4)
+    for name in ("a", "b"):
+        p = ss.get(f"point_{name}")
+        st.markdown(f"**{name.upper()}**: {c.describe(p)}" if p else f"**{name.upper()}**: "
+                    "click the map")
+        z = c.resolve(p)
+        if z is None:
+            continue
+        if p.get("kind") == "index":
+            i = int(p["index"])
+            pair = np.stack([c.images[i], c.enc["recon"][i]])
+            st.image(im.for_display(im.upscale(interpolate.filmstrip(pair, pad=1), scale)),
+                     caption="original · reconstruction")
+        else:
+            img = compute.decode_memo(c.ck, z[None], c.y_cond)[0]
+            st.image(im.for_display(im.upscale(img, scale)), caption="decoded")
+    if a is not None and b is not None:
+        st.page_link("views/interpolate.py", label="Interpolate A → B",
+                     icon=":material/linear_scale:")
+    if ss.get("point_a") or ss.get("point_b"):
+        if st.button("Clear A and B"):
+            ss.pop("point_a", None)
+            ss.pop("point_b", None)
+            st.rerun()
+
+if not c.presenter:
+    bits = [c.data_desc, f"map: {m.label}"]
+    if m.fit is not None and m.key.startswith("pca:"):
+        r = m.fit["explained_ratio"]
+        bits.append(f"PCA explains {100 * r[0]:.0f}% + {100 * r[1]:.0f}% of the code variance")
+    rec = c.enc["rec_err"]
+    bits.append(f"mean reconstruction MSE {float(np.mean(rec)):.4f}")
+    st.caption(" · ".join(bits))

@@ -1,0 +1,192 @@
+"""Shared by the browser tests (tests/e2e) and bench/explorer_latency.py: start the explorer as a
+subprocess, launch Debian's Chromium through Playwright, wait for Streamlit like its own e2e suite
+does, and talk to the latent map's test hooks (window.__latentMaps / __latentMapStats).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("VAE_E2E_CHROMIUM", "/usr/bin/chromium")
+DEFAULT_CKPT = REPO / "checkpoints" / "shapes-conv-z2.safetensors"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+# The map lives in a shadow root; Playwright's CSS selectors pierce open shadow roots.
+MAP = ".lm-root"
+
+
+def chromium_missing_reason() -> str | None:
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return (f"{CHROMIUM} not found: install Debian's Chromium (apt-get install -y chromium) "
+                "or set VAE_E2E_CHROMIUM")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright (Python) is not installed"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_small_checkpoint(out_dir: Path, epochs: int = 2) -> Path:
+    """Train a tiny shapes conv VAE (z=2) with the project's CLI; ~10 s on 2 cores."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = out_dir / "run"
+    cmd = [sys.executable, "-m", "training", "--dataset", "shapes", "--arch", "conv",
+           "--latent-dim", "2", "--epochs", str(epochs), "--limit-train", "3000",
+           "--limit-test", "500", "--no-progress", "--no-images", "--threads", "2",
+           "--out", str(run), "--overwrite"]
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, timeout=600)
+    src = run / "model.safetensors" if run.is_dir() else run
+    dst = out_dir / DEFAULT_CKPT.name
+    shutil.copyfile(src, dst)
+    return dst
+
+
+class AppServer:
+    """`streamlit run explorer/app.py` on a free port, stopped by pid (and its process group)."""
+
+    def __init__(self, cache_dir: Path, checkpoint_dir: Path | None = None, port: int | None = None,
+                 log_path: Path | None = None, extra_env: dict | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ)
+        env["VAE_EXPLORER_CACHE"] = str(cache_dir)
+        if checkpoint_dir is not None:
+            env["VAE_EXPLORER_CHECKPOINTS"] = str(checkpoint_dir)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env.update(extra_env or {})
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+
+    def start(self, timeout: float = 90) -> "AppServer":
+        cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "explorer" / "app.py"),
+               "--server.port", str(self.port), "--server.address", "127.0.0.1",
+               "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
+        log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
+        self.started_at = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_healthy(timeout)
+        return self
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as r:
+                return r.status == 200 and r.read().strip() == b"ok"
+        except OSError:
+            return False
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}; log: {self.log_path}")
+            if self.healthy():
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"streamlit not healthy after {timeout} s; log: {self.log_path}")
+
+    def stop(self) -> None:
+        p = self.proc
+        if p is None or p.poll() is not None:
+            return
+        try:
+            os.killpg(p.pid, signal.SIGTERM)  # the group we created with start_new_session
+        except ProcessLookupError:
+            return
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def launch_browser(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def wait_for_app_run(page, timeout: float = 90_000) -> None:
+    """Like Streamlit's e2e `wait_for_app_run`: the app exists and its script is not running."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
+    page.wait_for_function(
+        """() => { const a = document.querySelector('[data-testid="stApp"]');
+                  return a && a.getAttribute('data-test-script-state') === 'notRunning'; }""",
+        timeout=timeout)
+
+
+def wait_for_map(page, key: str = "latent_map", timeout: float = 120_000, ready: bool = True):
+    """Wait until the map with this key has drawn its points (and decoded its atlases)."""
+    sel = f'{MAP}[data-key="{key}"][data-points]'
+    if ready:
+        sel += '[data-ready="1"]'
+    page.wait_for_selector(sel, timeout=timeout, state="attached")
+    return page.locator(f'{MAP}[data-key="{key}"]')
+
+
+def map_stats(page, key: str = "latent_map") -> dict:
+    return page.evaluate("k => JSON.parse(JSON.stringify(window.__latentMaps[k].stats))", key)
+
+
+def point_client_xy(page, i: int, key: str = "latent_map") -> tuple[float, float]:
+    x, y = page.evaluate("([k, i]) => window.__latentMaps[k].project(i)", [key, i])
+    return x, y
+
+
+def find_isolated_point(page, key: str = "latent_map") -> int:
+    """Index of a drawn point whose hover target is unambiguous (it is its own nearest)."""
+    return page.evaluate(
+        """k => { const m = window.__latentMaps[k].instance, p = m.points;
+                  for (let i = 0; i < p.n; i += 7) {
+                    const px = m.dx(p.xy[2*i]), py = m.dy(p.xy[2*i+1]);
+                    const r = m.plotRect();
+                    if (px < r.x + 5 || px > r.x + r.w - 5 || py < r.y + 5 || py > r.y + r.h - 5) continue;
+                    if (m.nearest(px, py) === i) return i; }
+                  return 0; }""", key)
+
+
+def find_empty_spot(page, key: str = "latent_map") -> tuple[float, float] | None:
+    """Client coordinates of a spot inside the decoded grid with no data point near it."""
+    return page.evaluate(
+        """k => { const m = window.__latentMaps[k].instance, r = m.plotRect();
+                  const box = m.overlay.getBoundingClientRect();
+                  for (let fy = 0.05; fy < 1; fy += 0.05) for (let fx = 0.05; fx < 1; fx += 0.05) {
+                    const px = r.x + fx * r.w, py = r.y + fy * r.h;
+                    if (m.nearest(px, py) >= 0) continue;
+                    if (!m.gridCell(m.ix(px), m.iy(py))) continue;
+                    return [box.left + px, box.top + py]; }
+                  return null; }""", key)
+
+
+def slot_pixels_varied(page, slot: int = 0, key: str = "latent_map") -> bool:
+    """Whether hover image `slot` shows an image (its pixels are not all the same)."""
+    return page.evaluate(
+        """([k, s]) => { const c = window.__latentMaps[k].instance.slots[s].cv;
+                         if (!c.width) return false;
+                         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                         for (let i = 4; i < d.length; i += 4) if (d[i] !== d[0]) return true;
+                         return false; }""", [key, slot])

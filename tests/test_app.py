@@ -1,0 +1,123 @@
+"""The Streamlit app through streamlit.testing.v1.AppTest, on small generated checkpoints."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from _explorer_helpers import make_checkpoint
+from explorer import checkpoints
+
+APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+PAGES = ["views/map.py", "views/interpolate.py", "views/grid.py", "views/samples.py",
+         "views/info.py"]
+
+
+@pytest.fixture(scope="module")
+def ck_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("checkpoints")
+    make_checkpoint(d / checkpoints.DEFAULT_NAME, latent_dim=2)
+    make_checkpoint(d / "mnist-mlp-z5.safetensors", latent_dim=5, arch="mlp", hidden=(32,),
+                    dataset="mnist", label_names=[str(i) for i in range(10)], seed=1)
+    return d
+
+
+@pytest.fixture()
+def env(ck_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(ck_dir))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VAE_DATA_ROOT", str(tmp_path / "no-data-here"))
+    return ck_dir
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    return at
+
+
+def test_loads_default_checkpoint(env):
+    at = _app()
+    _ok(at)
+    assert at.session_state["active_ckpt_name"] == checkpoints.DEFAULT_NAME
+    assert [t.value for t in at.title] == ["Latent map"]
+    assert not at.error
+    assert at.query_params.get("ckpt") in (checkpoints.DEFAULT_NAME, [checkpoints.DEFAULT_NAME])
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_renders(env, page):
+    at = _app()
+    at.switch_page(page).run()
+    _ok(at)
+    assert len(at.title) == 1 and not at.error
+
+
+def test_bad_path_keeps_previous_model(env, tmp_path):
+    at = _app()
+    sha = at.session_state["active_ck"].sha256
+    bad = tmp_path / "evil.safetensors"
+    bad.write_bytes(b"\x80\x02garbage pickle")
+    at.sidebar.radio(key="ck_source").set_value("Path on disk").run()
+    at.sidebar.text_input(key="ck_path").set_value(str(bad))
+    at.sidebar.button[0].click().run()
+    _ok(at)
+    assert any("pickle" in e.value for e in at.sidebar.error)
+    assert at.session_state["active_ck"].sha256 == sha
+    at.switch_page("views/info.py").run()
+    _ok(at)
+
+
+def test_good_path_switches_model(env):
+    at = _app()
+    at.sidebar.radio(key="ck_source").set_value("Path on disk").run()
+    at.sidebar.text_input(key="ck_path").set_value(str(env / "mnist-mlp-z5.safetensors"))
+    at.sidebar.button[0].click().run()
+    _ok(at)
+    assert at.session_state["active_ck"].model_config.latent_dim == 5
+
+
+def test_missing_dataset_still_offers_samples_grid_interpolation(env):
+    at = _app()
+    at.sidebar.selectbox(key="ck_pick").set_value("mnist-mlp-z5.safetensors").run()
+    _ok(at)
+    assert at.session_state["active_ck"].model_config.latent_dim == 5
+    assert any("mnist" in w.value.lower() or "dataset" in w.value.lower() for w in at.warning)
+    for page in ("views/samples.py", "views/grid.py", "views/interpolate.py", "views/info.py"):
+        at.switch_page(page).run()
+        _ok(at)
+        assert not at.error, (page, [e.value for e in at.error])
+    # interpolation between prior samples works without data
+    assert at.session_state["point_a"]["kind"] == "z"
+
+
+def test_url_state_points_and_page(env):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["a"] = "i3"
+    at.query_params["b"] = "z0.5,-0.5"
+    at.query_params["view"] = "interpolate"
+    at.query_params["present"] = "1"
+    at.run()
+    _ok(at)
+    assert at.session_state["point_a"] == {"kind": "index", "index": 3}
+    assert at.session_state["point_b"] == {"kind": "z", "z": [0.5, -0.5]}
+    assert at.session_state["presenter"] is True
+
+
+def test_conditional_model_all_pages(tmp_path, monkeypatch):
+    d = tmp_path / "ck"
+    make_checkpoint(d / "cvae.safetensors", latent_dim=3, arch="conv", num_classes=6)
+    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(d))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    at = _app()
+    _ok(at)
+    at.sidebar.selectbox(key="y_cond").set_value(2).run()
+    _ok(at)
+    for page in PAGES[1:]:
+        at.switch_page(page).run()
+        _ok(at)

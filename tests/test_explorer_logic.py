@@ -1,0 +1,346 @@
+"""Plain-function logic of the explorer (no streamlit): fast, and each test can fail."""
+from __future__ import annotations
+
+import io
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from _explorer_helpers import make_checkpoint
+from explorer import cache, checkpoints, cursor, encode, grids, images, interpolate, projections
+from explorer import traversal
+
+
+@pytest.fixture(scope="module")
+def ck_path(tmp_path_factory):
+    return make_checkpoint(tmp_path_factory.mktemp("ck") / "tiny-z2.safetensors")
+
+
+@pytest.fixture(scope="module")
+def ck(ck_path):
+    c, err = checkpoints.open_path(ck_path)
+    assert err is None, err
+    return c
+
+
+# ----------------------------------------------------------------------------- projections
+
+
+def _blob(n=300, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, d)) * np.array([5, 3, 1, 0.5, 0.2, 0.1])[:d]).astype(np.float32)
+
+
+def test_pca_shape_determinism_and_variance_order():
+    x = _blob()
+    y1, fit1 = projections.pca(x)
+    y2, fit2 = projections.pca(x.copy())
+    assert y1.shape == (300, 2) and y1.dtype == np.float32
+    np.testing.assert_array_equal(y1, y2)
+    assert y1[:, 0].var() >= y1[:, 1].var()
+    r = fit1["explained_ratio"]
+    assert r[0] >= r[1] > 0
+    # the first axis is the high-variance input dimension
+    assert abs(fit1["components"][0, 0]) > 0.99
+    # inverse of the transform lies on the plane: transform(inverse(y)) == y
+    np.testing.assert_allclose(projections.pca_transform(projections.pca_inverse(y1, fit1), fit1),
+                               y1, atol=1e-4)
+
+
+def test_project_identity_for_2d_and_1d():
+    x = _blob(50, 2)
+    np.testing.assert_array_equal(projections.project(x, "umap"), x)
+    one = projections.project(x[:, :1], "pca")
+    assert one.shape == (50, 2) and np.all(one[:, 1] == 0)
+
+
+@pytest.mark.slow
+def test_tsne_tiny_deterministic():
+    x = _blob(120)
+    a = projections.project(x, "tsne", seed=3)
+    b = projections.project(x, "tsne", seed=3)
+    assert a.shape == (120, 2) and np.isfinite(a).all()
+    np.testing.assert_allclose(a, b)
+
+
+@pytest.mark.slow
+def test_umap_background_job_writes_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
+    x = _blob(150)
+    params = projections.cache_params("umap", len(x), 0, "test")
+    job = projections.start_job(x, "umap", "f" * 64, "proj-umap", params)
+    import time
+
+    t0 = time.time()
+    while job.poll()[0] == "running" and time.time() - t0 < 300:
+        time.sleep(0.5)
+    assert job.poll()[0] == "done", job.poll()
+    y = job.result()
+    assert y.shape == (150, 2) and np.isfinite(y).all()
+    assert cache.load("f" * 64, "proj-umap", params)["xy"].shape == (150, 2)
+
+
+# ----------------------------------------------------------------------------- grids
+
+
+def test_grid_corners_and_axis_values():
+    plane = grids.dims_plane(2, 0, 1)
+    u = grids.prior_values(5, 0.05)
+    z = grids.grid_latents(plane, u, u)
+    assert z.shape == (25, 2)
+    lo, hi = u[0], u[-1]
+    assert lo == pytest.approx(-1.6449, abs=1e-3) and hi == pytest.approx(1.6449, abs=1e-3)
+    np.testing.assert_allclose(z[0], [lo, hi], atol=1e-6)  # top-left: u min, v max
+    np.testing.assert_allclose(z[4], [hi, hi], atol=1e-6)  # top-right
+    np.testing.assert_allclose(z[-1], [hi, lo], atol=1e-6)  # bottom-right
+    np.testing.assert_allclose(z[20], [lo, lo], atol=1e-6)  # bottom-left
+
+
+def test_dims_plane_keeps_other_dims_at_base():
+    base = np.arange(5, dtype=np.float32)
+    plane = grids.dims_plane(5, 1, 3, base)
+    z = grids.grid_latents(plane, np.array([-1.0, 1.0]), np.array([-2.0, 2.0]))
+    np.testing.assert_allclose(z[:, [0, 2, 4]], np.tile(base[[0, 2, 4]], (4, 1)))
+    np.testing.assert_allclose(z[0, [1, 3]], [-1, 2])
+
+
+def test_three_point_plane_contains_points():
+    rng = np.random.default_rng(1)
+    a, b, c = rng.standard_normal((3, 10)).astype(np.float32)
+    plane = grids.three_point_plane(a, b, c)
+    z = grids.grid_latents(plane, np.array([0.0, 1.0]), np.array([0.0, 1.0]))
+    # rows top (v=1) first: [(0,1), (1,1), (0,0), (1,0)]
+    np.testing.assert_allclose(z[2], a, atol=1e-5)
+    np.testing.assert_allclose(z[3], b, atol=1e-5)
+    np.testing.assert_allclose(z[0], c, atol=1e-5)
+    np.testing.assert_allclose(plane.coords(np.stack([a, b, c])), [[0, 0], [1, 0], [0, 1]], atol=1e-4)
+    with pytest.raises(ValueError):
+        grids.three_point_plane(a, 2 * a, 3 * a)
+
+
+def test_pca_plane_data_range_and_render(ck):
+    codes = _blob(200, 4)
+    plane = grids.pca_plane(codes)
+    (u0, u1), (v0, v1) = grids.data_ranges(plane, codes)
+    assert u1 - u0 > v1 - v0 > 0
+    u = grids.linear_values(u0, u1, 4)
+    z = grids.grid_latents(plane, u, grids.linear_values(v0, v1, 3))
+    assert z.shape == (12, 4)
+    imgs = np.zeros((12, 28, 28, 1), np.uint8)
+    png = grids.render_png(imgs, u, grids.linear_values(v0, v1, 3), plane, scale=2)
+    im = Image.open(io.BytesIO(png))
+    assert im.width > 4 * 56 and im.height > 3 * 56  # tiles + axis labels
+
+
+# ----------------------------------------------------------------------------- interpolation
+
+
+def test_slerp_end_points_exact_and_constant_norm():
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((2, 16))
+    b = b / np.linalg.norm(b) * np.linalg.norm(a)
+    np.testing.assert_array_equal(interpolate.slerp(a, b, 0.0), a.astype(np.float32))
+    np.testing.assert_array_equal(interpolate.slerp(a, b, 1.0), b.astype(np.float32))
+    for t in np.linspace(0, 1, 11):
+        assert np.linalg.norm(interpolate.slerp(a, b, t)) == pytest.approx(np.linalg.norm(a), rel=1e-5)
+    p = interpolate.path(a, b, 7, "slerp")
+    np.testing.assert_array_equal(p[0], a.astype(np.float32))
+    np.testing.assert_array_equal(p[-1], b.astype(np.float32))
+
+
+def test_slerp_parallel_and_antiparallel_fall_back():
+    a = np.array([1.0, 2.0, 3.0])
+    for b in (2 * a, -a, np.zeros(3)):
+        m = interpolate.slerp(a, b, 0.5)
+        assert np.isfinite(m).all()
+        np.testing.assert_allclose(m, (a + b) / 2, atol=1e-6)
+
+
+def test_lerp_midpoint():
+    np.testing.assert_allclose(interpolate.lerp([0, 2], [2, 4], 0.5), [1, 3])
+    with pytest.raises(ValueError):
+        interpolate.interpolate([0], [1], 0.5, "cubic")
+
+
+def test_gif_and_png_bytes_decode():
+    frames = np.stack([np.full((8, 8, 1), v, np.uint8) for v in (0, 128, 255)])
+    gif = interpolate.gif_bytes(frames, scale=2)
+    im = Image.open(io.BytesIO(gif))
+    assert im.format == "GIF" and im.size == (16, 16) and im.n_frames == 4  # boomerang 0,1,2,1
+    png = interpolate.filmstrip_png(frames, scale=2, pad=1)
+    strip = Image.open(io.BytesIO(png))
+    assert strip.format == "PNG" and strip.height == 16 and strip.width > 3 * 16
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    assert Image.open(io.BytesIO(images.png_bytes(rgb))).mode == "RGB"
+
+
+# ----------------------------------------------------------------------------- cursor
+
+
+def test_cursor_exact_at_code_and_identity():
+    rng = np.random.default_rng(3)
+    codes = rng.standard_normal((100, 8)).astype(np.float32)
+    xy = rng.standard_normal((100, 2)).astype(np.float32)
+    for i in (0, 17, 99):
+        np.testing.assert_array_equal(cursor.latent_at(xy[i], xy, codes, "knn"), codes[i])
+    # between points: inside the convex hull of neighbours' codes, finite
+    mid = cursor.latent_at((xy[0] + xy[1]) / 2, xy, codes, "knn")
+    assert np.isfinite(mid).all()
+    codes2 = rng.standard_normal((50, 2)).astype(np.float32)
+    np.testing.assert_allclose(cursor.latent_at([0.3, -1.2], codes2, codes2, "identity"), [0.3, -1.2])
+    np.testing.assert_allclose(cursor.latents_to_map(codes[:3], codes, xy), xy[:3], atol=1e-6)
+
+
+def test_hover_grid_layout():
+    rng = np.random.default_rng(4)
+    codes = rng.standard_normal((60, 2)).astype(np.float32)
+    lat, ext = cursor.hover_grid(codes, codes, "identity", g=4, extent=(0, 4, 0, 4))
+    assert lat.shape == (16, 2) and ext == (0, 4, 0, 4)
+    np.testing.assert_allclose(lat[0], [0.5, 3.5])  # row 0 = top (y max), column 0 = x min
+    np.testing.assert_allclose(lat[3], [3.5, 3.5])
+    np.testing.assert_allclose(lat[-1], [3.5, 0.5])
+    fit = projections.pca_fit(_blob(80, 4))
+    lat2, _ = cursor.hover_grid(np.zeros((80, 2)) + rng.standard_normal((80, 2)), _blob(80, 4),
+                                "pca", fit, g=3)
+    assert lat2.shape == (9, 4)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def test_open_good_file_and_bytes(ck_path):
+    ck, err = checkpoints.open_path(ck_path)
+    assert err is None and ck.model_config.latent_dim == 2
+    ck2, err2 = checkpoints.open_bytes(ck_path.read_bytes(), "x.safetensors")
+    assert err2 is None and ck2.sha256 == ck.sha256
+
+
+def test_upload_validation_errors(ck_path, tmp_path):
+    good = ck_path.read_bytes()
+    ck, err = checkpoints.open_bytes(good, "x.safetensors", limit=len(good) - 1)
+    assert ck is None and "limit" in err
+    ck, err = checkpoints.open_bytes(good, "model.pt")
+    assert ck is None and "safetensors" in err
+    ck, err = checkpoints.open_bytes(pickle.dumps({"a": 1}, protocol=2), "evil.safetensors")
+    assert ck is None and "pickle" in err
+    corrupt = bytearray(good)
+    corrupt[8:40] = b"\xff" * 32  # break the JSON header
+    ck, err = checkpoints.open_bytes(bytes(corrupt), "bad.safetensors")
+    assert ck is None and err
+    ck, err = checkpoints.open_bytes(good[: len(good) // 2], "trunc.safetensors")
+    assert ck is None and err
+    ck, err = checkpoints.open_bytes(b"", "empty.safetensors")
+    assert ck is None and err
+    ck, err = checkpoints.open_path(tmp_path / "nope.safetensors")
+    assert ck is None and "No file" in err
+    p = tmp_path / "model.pth"
+    p.write_bytes(good)
+    ck, err = checkpoints.open_path(p)
+    assert ck is None and "safetensors" in err
+
+
+def test_list_and_resolve(tmp_path, ck_path):
+    import shutil
+
+    shutil.copy(ck_path, tmp_path / "b.safetensors")
+    shutil.copy(ck_path, tmp_path / checkpoints.DEFAULT_NAME)
+    (tmp_path / "notes.txt").write_text("x")
+    names = [p.name for p in checkpoints.list_checkpoints(tmp_path)]
+    assert names == [checkpoints.DEFAULT_NAME, "b.safetensors"]
+    assert checkpoints.resolve_name("b", tmp_path).name == "b.safetensors"
+    assert checkpoints.resolve_name("../b.safetensors", tmp_path) is None
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def test_cache_round_trip_and_key_isolation(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "user"))
+    monkeypatch.setenv("VAE_EXPLORER_SHIPPED_CACHE", str(tmp_path / "shipped"))
+    a = {"xy": np.arange(6, dtype=np.float32).reshape(3, 2), "lab": np.array([1, 2, 3])}
+    sha1, sha2 = "a" * 64, "b" * 64
+    assert cache.load(sha1, "proj-umap", {"n": 3}) is None
+    assert cache.save(sha1, "proj-umap", {"n": 3}, a) is not None
+    got = cache.load(sha1, "proj-umap", {"n": 3})
+    np.testing.assert_array_equal(got["xy"], a["xy"])
+    np.testing.assert_array_equal(got["lab"], a["lab"])
+    assert cache.load(sha2, "proj-umap", {"n": 3}) is None  # other checkpoint
+    assert cache.load(sha1, "proj-tsne", {"n": 3}) is None  # other computation
+    assert cache.load(sha1, "proj-umap", {"n": 4}) is None  # other parameters
+    # shipped cache is read first
+    cache.save(sha1, "proj-umap", {"n": 3}, {"xy": a["xy"] + 100}, directory=tmp_path / "shipped")
+    assert cache.load(sha1, "proj-umap", {"n": 3})["xy"][0, 0] == 100
+    # a file with pickled objects is refused (allow_pickle=False) and treated as a miss
+    bad = tmp_path / "user" / cache.filename(sha2, "x", {})
+    np.savez(bad, obj=np.array([{"a": 1}], dtype=object))
+    assert cache.load(sha2, "x", {}) is None
+
+
+def test_cache_unwritable_is_not_fatal(tmp_path, monkeypatch):
+    f = tmp_path / "file"
+    f.write_text("not a dir")
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(f / "sub"))
+    assert cache.save("c" * 64, "x", {}, {"a": np.zeros(2)}) is None
+    got, hit = cache.get_or_compute("c" * 64, "x", {}, lambda: {"a": np.ones(2)})
+    assert not hit and got["a"].sum() == 2
+
+
+# ----------------------------------------------------------------------------- encode / decode
+
+
+def test_encode_and_decode_shapes(ck):
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (37, 1, 28, 28), dtype=np.uint8)
+    out = encode.encode_split(ck.model, x, np.zeros(37, int), "unit", batch=16)
+    assert out["mu"].shape == (37, 2) and out["recon"].shape == (37, 28, 28, 1)
+    assert out["recon"].dtype == np.uint8 and out["rec_err"].shape == (37,)
+    assert (out["kl"] >= 0).all() and out["kl_per_dim"].shape == (2,)
+    np.testing.assert_allclose(out["kl"].mean(), out["kl_per_dim"].sum(), rtol=1e-5)
+    imgs = encode.decode(ck.model, out["mu"][:5], "unit")
+    assert imgs.shape == (5, 28, 28, 1) and imgs.dtype == np.uint8
+    # the reconstruction is the decoded mean
+    np.testing.assert_array_equal(imgs, out["recon"][:5])
+
+
+def test_conditional_decode_needs_no_labels(tmp_path):
+    p = make_checkpoint(tmp_path / "cvae.safetensors", latent_dim=3, arch="mlp", hidden=(16,),
+                        num_classes=6)
+    ck, err = checkpoints.open_path(p)
+    assert err is None
+    a = encode.decode(ck.model, np.zeros((2, 3)), "unit", y=0)
+    b = encode.decode(ck.model, np.zeros((2, 3)), "unit", y=5)
+    assert a.shape == (2, 28, 28, 1) and not np.array_equal(a, b)
+
+
+def test_kl_per_point_matches_formula():
+    mu = np.array([[1.0, 0.0]])
+    logvar = np.array([[0.0, np.log(4.0)]])
+    kl = encode.kl_per_dim_per_point(mu, logvar)
+    np.testing.assert_allclose(kl, [[0.5, 0.5 * (4 - 1 - np.log(4))]])
+
+
+# ----------------------------------------------------------------------------- traversal / images
+
+
+def test_traversal_order_and_layout():
+    assert traversal.dims_by_kl(np.array([0.1, 3.0, 1.0]), 3) == [1, 2, 0]
+    assert traversal.dims_by_kl(None, 3) == [0, 1, 2]
+    z = traversal.traversal_latents(np.zeros(3), [1, 2], np.array([-1.0, 0.0, 1.0]))
+    assert z.shape == (6, 3)
+    np.testing.assert_allclose(z[:3, 1], [-1, 0, 1])
+    np.testing.assert_allclose(z[3:, 2], [-1, 0, 1])
+    assert np.all(z[:3, [0, 2]] == 0)
+    s1 = traversal.prior_samples(4, 3, seed=7)
+    np.testing.assert_array_equal(s1, traversal.prior_samples(4, 3, seed=7))
+
+
+def test_images_helpers():
+    x = np.linspace(0, 1, 2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
+    u = images.to_uint8(x)
+    assert u.shape == (2, 4, 5, 3) and u.dtype == np.uint8 and u.max() == 255 and u.min() == 0
+    up = images.upscale(u[0], 3)
+    assert up.shape == (12, 15, 3) and (up[:3, :3] == u[0, 0, 0]).all()
+    t = images.tile(u, 2, pad=1)
+    assert t.shape == (4, 11, 3)

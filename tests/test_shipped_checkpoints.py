@@ -1,0 +1,38 @@
+"""Every checkpoint we ship opens through the normal validated path and decodes finite images."""
+from pathlib import Path
+
+import pytest
+import torch
+
+from training.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted((ROOT / "checkpoints").glob("*.safetensors"))
+DEFAULT = ROOT / "checkpoints" / "shapes-conv-z2.safetensors"
+
+
+def test_offline_default_is_shipped():
+    assert DEFAULT in SHIPPED, "the README's run command opens this checkpoint"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_shipped_checkpoint_loads_and_decodes(path):
+    assert path.stat().st_size < 8 * 1024 * 1024, "shipped checkpoints stay a few MB at most"
+    ck = load_checkpoint(path)
+    mc = ck.model_config
+    z = torch.randn(16, mc.latent_dim, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(16) % mc.num_classes if mc.num_classes else None
+    with torch.no_grad():
+        img = ck.model.mean_image(z, y)
+    assert img.shape == (16, *mc.image_shape)
+    assert torch.isfinite(img).all()
+    # the checkpoint describes itself: data, history and final test metrics
+    assert ck.data.label_names, "label names are needed for the legend"
+    assert len(ck.history) >= 1
+    assert ck.metrics.get("test_loss") is not None
+
+
+def test_model_card_lists_every_checkpoint():
+    card = (ROOT / "checkpoints" / "README.md").read_text()
+    for p in SHIPPED:
+        assert p.name in card, f"{p.name} is missing from checkpoints/README.md"

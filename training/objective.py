@@ -1,0 +1,172 @@
+"""The VAE objective and the measurements built on it.
+
+All quantities are in nats per sample (summed over pixels / latent dimensions):
+
+    recon = -log p(x|z)     Bernoulli from logits (binary_cross_entropy_with_logits), or
+                            Gaussian with fixed sigma (ModelConfig.gaussian_sigma) / learned sigma
+    kl    = KL(q(z|x) || N(0, I))      analytic
+    loss  = recon + beta * kl          (free bits: kl_j replaced by max(lambda, mean_batch kl_j))
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+class DataRangeError(ValueError):
+    """A likelihood / preprocessing combination that cannot be right."""
+
+
+def check_data_range(x: torch.Tensor, likelihood: str) -> None:
+    """Refuse data that the likelihood cannot model, naming the fix.
+
+    The classic bug: ``Normalize((0.5,), (0.5,))`` puts MNIST in [-1, 1] and BCE is then computed
+    on negative "probabilities", so the reported loss can go negative and means nothing.
+    """
+    lo, hi = float(x.min()), float(x.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise DataRangeError("the data contains NaN or infinite pixel values")
+    if likelihood == "bernoulli" and (lo < 0.0 or hi > 1.0):
+        raise DataRangeError(
+            f"Bernoulli likelihood needs pixels in [0, 1] but the data spans [{lo:.1f}, {hi:.1f}]: "
+            f"use --preprocess unit, or --likelihood gaussian")
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)) per latent dimension, shape (N, D)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def recon_nll(out: torch.Tensor, x: torch.Tensor, likelihood: str,
+              log_sigma: torch.Tensor | float | None = None) -> torch.Tensor:
+    """-log p(x|z) per sample, shape (N,). ``out`` is the decoder output (logits or mean)."""
+    out = out.float()
+    if likelihood == "bernoulli":
+        nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
+    elif likelihood in ("gaussian", "gaussian_learned"):
+        if log_sigma is None:
+            raise ValueError("a Gaussian likelihood needs log_sigma")
+        ls = log_sigma if isinstance(log_sigma, torch.Tensor) else torch.tensor(float(log_sigma))
+        ls = ls.float()
+        nll = 0.5 * ((x - out) * torch.exp(-ls)).pow(2) + ls + 0.5 * LOG_2PI
+    else:
+        raise ValueError(f"unknown likelihood {likelihood!r}")
+    return nll.flatten(1).sum(1)
+
+
+def unwrap(model):
+    """The VAE inside torch.compile / DDP wrappers."""
+    m = getattr(model, "_orig_mod", model)
+    m = getattr(m, "module", m)
+    return getattr(m, "_orig_mod", m)
+
+
+def decoder_log_sigma(model) -> torch.Tensor | float | None:
+    m = unwrap(model)
+    lik = m.cfg.likelihood
+    if lik == "gaussian_learned":
+        return m.log_sigma
+    if lik == "gaussian":
+        return math.log(m.cfg.gaussian_sigma)
+    return None
+
+
+def kl_weight(beta: float, warmup_epochs: float, progress_epochs: float) -> float:
+    """Linear KL warm-up: 0 -> beta over the first warmup_epochs epochs (progress is fractional)."""
+    if warmup_epochs <= 0:
+        return beta
+    return beta * min(1.0, max(0.0, progress_epochs / warmup_epochs))
+
+
+def negative_elbo(model, x: torch.Tensor, y: torch.Tensor | None = None, beta: float = 1.0,
+                  free_bits: float = 0.0, likelihood: str | None = None,
+                  noise: torch.Tensor | None = None) -> dict:
+    """One forward pass. Returns batch means: loss (what is minimised), recon, kl (true KL).
+
+    ``noise``: optional standard-normal epsilon (N, D) for the reparameterisation, so that test
+    evaluation can use its own generator and leave the global RNG untouched.
+    """
+    core = unwrap(model)
+    likelihood = likelihood or core.cfg.likelihood
+    if noise is None:
+        out, mu, logvar, _ = model(x, y)  # through the (DDP / compiled) wrapper
+    else:
+        mu, logvar = core.encode(x, y)
+        out = core.decode(mu + noise * torch.exp(0.5 * logvar), y)
+    mu, logvar = mu.float(), logvar.float()
+    recon = recon_nll(out, x, likelihood, decoder_log_sigma(model))
+    kl_dims = gaussian_kl(mu, logvar)
+    kl = kl_dims.sum(1)
+    if free_bits > 0:
+        kl_term = torch.clamp(kl_dims.mean(0), min=free_bits).sum()
+    else:
+        kl_term = kl.mean()
+    recon_m = recon.mean()
+    return {"loss": recon_m + beta * kl_term, "recon": recon_m, "kl": kl.mean(),
+            "recon_per_sample": recon, "kl_per_sample": kl, "kl_dims": kl_dims, "mu": mu}
+
+
+@torch.no_grad()
+def iw_log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 500,
+                      chunk: int = 0, generator: torch.Generator | None = None,
+                      max_chunk_elems: int = 16_000_000) -> torch.Tensor:
+    """Importance-weighted lower bound on log p(x) with k samples (Burda et al. 2016), per sample.
+
+    log p(x) >= logsumexp_i [log p(x|z_i) + log p(z_i) - log q(z_i|x)] - log k, z_i ~ q(z|x).
+    Samples are drawn in chunks so that at most ``max_chunk_elems`` decoded pixels are in memory.
+    Returns shape (N,); the IW NLL bound is its negation.
+    """
+    model = unwrap(model)
+    n = x.shape[0]
+    mu, logvar = model.encode(x, y)
+    mu, logvar = mu.float(), logvar.float()
+    std = torch.exp(0.5 * logvar)
+    per_img = x[0].numel()
+    if chunk <= 0:
+        chunk = max(1, min(k, max_chunk_elems // max(1, n * per_img)))
+    lik = model.cfg.likelihood
+    ls = decoder_log_sigma(model)
+    logws = []
+    done = 0
+    while done < k:
+        c = min(chunk, k - done)
+        eps = torch.randn((c, *mu.shape), device=mu.device, dtype=mu.dtype, generator=generator)
+        z = mu + eps * std  # (c, N, D)
+        zf = z.reshape(c * n, -1)
+        yf = None if y is None else y.repeat(c)
+        out = model.decode(zf, yf)
+        xf = x.unsqueeze(0).expand(c, *x.shape).reshape(c * n, *x.shape[1:])
+        log_px = -recon_nll(out, xf, lik, ls).reshape(c, n)
+        log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+        log_qz = -0.5 * (eps.pow(2) + LOG_2PI + logvar).sum(-1)
+        logws.append(log_px + log_pz - log_qz)
+        done += c
+    lw = torch.cat(logws, 0)
+    return torch.logsumexp(lw, 0) - math.log(k)
+
+
+def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Mean KL of each latent dimension over a data set, shape (D,)."""
+    return gaussian_kl(mu.float(), logvar.float()).mean(0)
+
+
+def active_units(mu: torch.Tensor, threshold: float = 0.01) -> tuple[int, torch.Tensor]:
+    """Burda et al.: dimension u is active if Cov_x(E_q[z_u|x]) > threshold. Returns (count, var)."""
+    var = mu.float().var(0, unbiased=True) if mu.shape[0] > 1 else torch.zeros(mu.shape[1])
+    return int((var > threshold).sum()), var
+
+
+def bernoulli_entropy_floor(x01: torch.Tensor) -> torch.Tensor:
+    """Per-sample sum of the binary entropies of the pixel intensities: the least BCE any model
+    can reach on continuous (non-binary) data, so "loss minus floor" is the part a model can fix."""
+    p = x01.float().clamp(0, 1)
+    h = -(torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p))
+    return h.flatten(1).sum(1)
+
+
+def is_binary(x: torch.Tensor) -> bool:
+    return bool(((x == 0) | (x == 1)).all())
