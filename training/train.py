@@ -19,6 +19,7 @@ import csv
 import dataclasses
 import math
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ class RunConfig:
     iw_samples: int = 0
     progress: bool = True
     images: bool = True  # write recon/sample grids every epoch
+    command: str = ""  # the command line that started this run, recorded in the checkpoint
     final_eval: bool = True
 
     def train_config(self) -> TrainConfig:
@@ -409,7 +411,7 @@ def _train(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Path:
             if cfg.images:
                 save_grids(model, test_ds, mc, dc, out, epoch, device, cfg.seed)
             model.train()
-            doc = build_metadata(mc, dc, tc, history, {}, hardware=hw,
+            doc = build_metadata(mc, dc, tc, history, {}, hardware=hw, command=cfg.command,
                                  train_seconds=round(train_seconds, 3))
             save_trainer_state(state_path, {
                 "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
@@ -429,7 +431,7 @@ def _train(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Path:
         metrics = evaluate_model(model, test_ds, cfg.preprocess, train_ds, device,
                                  k=cfg.iw_samples, binarize=cfg.binarize, seed=cfg.seed)
         model.train()
-        doc = build_metadata(mc, dc, tc, history, metrics, hardware=hw,
+        doc = build_metadata(mc, dc, tc, history, metrics, hardware=hw, command=cfg.command,
                              train_seconds=round(train_seconds, 3))
         save_checkpoint(ckpt_path, model, doc)
         summary = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
@@ -568,9 +570,12 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     a = build_parser().parse_args(argv)
+    cfg = config_from_args(a)
+    cfg.command = "python -m training " + shlex.join(argv)
     try:
-        train(config_from_args(a))
+        train(cfg)
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 3

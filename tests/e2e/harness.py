@@ -157,16 +157,33 @@ def point_client_xy(page, i: int, key: str = "latent_map") -> tuple[float, float
     return x, y
 
 
-def find_isolated_point(page, key: str = "latent_map") -> int:
-    """Index of a drawn point whose hover target is unambiguous (it is its own nearest)."""
+def find_isolated_point(page, key: str = "latent_map", clearance_px: float = 9) -> int:
+    """Index of a drawn point with no other visible point within clearance_px on screen, so that
+    hovering it is unambiguous (falls back to a point that is at least its own nearest)."""
     return page.evaluate(
-        """k => { const m = window.__latentMaps[k].instance, p = m.points;
-                  for (let i = 0; i < p.n; i += 7) {
+        """([k, c]) => { const m = window.__latentMaps[k].instance, p = m.points, r = m.plotRect();
+                  let fallback = -1;
+                  for (let i = 0; i < p.n; i++) {
                     const px = m.dx(p.xy[2*i]), py = m.dy(p.xy[2*i+1]);
-                    const r = m.plotRect();
-                    if (px < r.x + 5 || px > r.x + r.w - 5 || py < r.y + 5 || py > r.y + r.h - 5) continue;
-                    if (m.nearest(px, py) === i) return i; }
-                  return 0; }""", key)
+                    if (px < r.x + 12 || px > r.x + r.w - 12 || py < r.y + 12 || py > r.y + r.h - 12) continue;
+                    if (m.nearest(px, py) !== i) continue;
+                    if (fallback < 0) fallback = i;
+                    let alone = true;
+                    for (const [ox, oy] of [[c, 0], [-c, 0], [0, c], [0, -c], [c, c], [-c, -c], [c, -c], [-c, c]]) {
+                      const j = m.nearest(px + ox * 0.7, py + oy * 0.7);
+                      if (j >= 0 && j !== i) { alone = false; break; } }
+                    if (alone) return i; }
+                  return Math.max(0, fallback); }""", [key, clearance_px])
+
+
+def hover_point(page, i: int, key: str = "latent_map", timeout: float = 10_000) -> int:
+    """Move the mouse onto point i; return the index the map reports as hovered."""
+    x, y = point_client_xy(page, i, key)
+    page.mouse.move(x - 40, y - 40)
+    page.mouse.move(round(x), round(y))
+    page.wait_for_function(
+        "k => window.__latentMaps[k].stats.hoverKind === 'point'", arg=key, timeout=timeout)
+    return map_stats(page, key)["hoverIndex"]
 
 
 def find_empty_spot(page, key: str = "latent_map") -> tuple[float, float] | None:

@@ -8,7 +8,7 @@ import re
 import urllib.request
 
 import pytest
-from harness import (find_empty_spot, find_isolated_point, map_stats, point_client_xy,
+from harness import (find_empty_spot, find_isolated_point, hover_point, map_stats,
                      slot_pixels_varied, wait_for_app_run, wait_for_map)
 
 pytestmark = pytest.mark.e2e
@@ -49,12 +49,9 @@ def test_map_shows_expected_number_of_points(page, app_server):
 
 def test_hover_data_point_shows_its_image(page, app_server):
     root = open_map(page, app_server)
-    i = find_isolated_point(page)
-    x, y = point_client_xy(page, i)
-    page.mouse.move(x - 30, y - 30)
-    page.mouse.move(x, y)
-    page.wait_for_function(
-        "i => window.__latentMaps['latent_map'].stats.hoverIndex === i", arg=i, timeout=5000)
+    target = find_isolated_point(page)
+    i = hover_point(page, target)
+    assert i is not None
     assert root.get_attribute("data-hover-kind") == "point"
     caption = page.locator('[data-testid="latent-map-caption"]').first.inner_text()
     assert caption.startswith(f"data point #{i}")
@@ -80,9 +77,9 @@ def test_hover_empty_space_decodes_at_cursor(page, app_server):
 
 def test_click_sets_point_a(page, app_server):
     open_map(page, app_server)
-    i = find_isolated_point(page)
-    x, y = point_client_xy(page, i)
-    page.mouse.click(x, y)
+    i = hover_point(page, find_isolated_point(page))
+    page.mouse.down()
+    page.mouse.up()
     page.get_by_text(re.compile(r"^A: ")).first.wait_for()
     page.wait_for_function(
         "i => (window.__latentMaps['latent_map'].instance.data.selected || []).includes(i)",
@@ -100,7 +97,8 @@ def test_interpolation_slider_changes_image(page, app_server):
     img.wait_for()
     before_src = img.locator("img").get_attribute("src")
     before_cap = img.inner_text()
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="A → B").locator('[role="slider"]')
+    # The live "A → B" slider is the one from 0 to 1 (the filmstrip slider counts frames).
+    slider = page.locator('[role="slider"][aria-valuemax="1"]').first
     slider.focus()
     page.keyboard.press("End")
     page.wait_for_function(
