@@ -62,7 +62,9 @@ class AppServer:
     """`streamlit run explorer/app.py` on a free port, stopped by pid (and its process group)."""
 
     def __init__(self, cache_dir: Path, checkpoint_dir: Path | None = None, port: int | None = None,
-                 log_path: Path | None = None, extra_env: dict | None = None):
+                 log_path: Path | None = None, extra_env: dict | None = None,
+                 script: Path | None = None):
+        self.script = Path(script) if script else REPO / "explorer" / "app.py"
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ)
@@ -77,7 +79,7 @@ class AppServer:
         self.started_at = 0.0
 
     def start(self, timeout: float = 90) -> "AppServer":
-        cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "explorer" / "app.py"),
+        cmd = [sys.executable, "-m", "streamlit", "run", str(self.script),
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none", "--server.runOnSave", "false"]

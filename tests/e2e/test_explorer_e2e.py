@@ -97,8 +97,7 @@ def test_interpolation_slider_changes_image(page, app_server):
     img.wait_for()
     before_src = img.locator("img").get_attribute("src")
     before_cap = img.inner_text()
-    # The live "A → B" slider is the one from 0 to 1 (the filmstrip slider counts frames).
-    slider = page.locator('[role="slider"][aria-valuemax="1"]').first
+    slider = page.locator('[data-testid="stSlider"] [aria-label="A → B"] input[type="range"]').first
     slider.focus()
     page.keyboard.press("End")
     page.wait_for_function(

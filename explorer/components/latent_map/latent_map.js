@@ -271,6 +271,7 @@ class LatentMap {
     this.data = data;
     this.key = data.key || "latent_map";
     this.stats.updates++;
+    if (this.stats.firstUpdateAt == null) this.stats.firstUpdateAt = performance.now(); // ms since navigation start
     this.api = {
       refs: () => this.refs(),
       stats: this.stats,
@@ -312,12 +313,14 @@ class LatentMap {
     }
     const pending = [oe, re, ge].filter((e) => e && !e.value && e.promise);
     this.stats.atlasesReady = pending.length === 0;
+    if (!pending.length && this.stats.readyAt == null) this.stats.readyAt = performance.now();
     this.root.setAttribute("data-ready", pending.length ? "0" : "1");
     if (pending.length) {
       const gen = this.gen;
       Promise.all(pending.map((e) => e.promise)).then(() => {
         if (this.gen !== gen) return;
         this.stats.atlasesReady = true;
+        this.stats.readyAt = performance.now();
         this.root.setAttribute("data-ready", "1");
         this.status.textContent = "";
         this.refreshHover();
@@ -657,6 +660,10 @@ class LatentMap {
     this.stats.hoverKind = this.hover ? this.hover.kind : null;
     this.stats.hoverIndex = this.hover && this.hover.kind === "point" ? this.hover.index : null;
     this.stats.hoverCount = (this.stats.hoverCount || 0) + 1;
+    const ts = e.timeStamp, count = this.stats.hoverCount;
+    requestAnimationFrame(() => { // the next frame (the one that shows the image) starts
+      if (this.stats.hoverCount === count) this.stats.hoverFrameMs = performance.now() - ts;
+    });
   }
 
   gridCell(x, y) {

@@ -1,0 +1,170 @@
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explorer import latent_map as lm
+from explorer.atlas import decode_png
+
+N = 60
+
+
+def _inputs(n=N, seed=0):
+    rng = np.random.default_rng(seed)
+    xy = rng.normal(size=(n, 2)).astype(np.float32)
+    labels = (np.arange(n) % 4).astype(np.int64)
+    imgs = rng.integers(0, 256, (n, 6, 6, 1), dtype=np.uint8)
+    recons = (imgs // 2).astype(np.uint8)
+    grid = rng.integers(0, 256, (9, 6, 6, 1), dtype=np.uint8)
+    return xy, labels, imgs, recons, grid
+
+
+def _build(**kw):
+    xy, labels, imgs, recons, grid = _inputs()
+    args = dict(xy=xy, labels=labels, label_names=["a", "b", "c", "d"], images=imgs,
+                recons=recons, grid_images=grid, grid_extent=(-3, 3, -2, 2))
+    args.update(kw)
+    return lm.build_data(**args)
+
+
+def test_points_payload_round_trips_binary():
+    xy, labels, *_ = _inputs()
+    cv = np.linspace(0, 1, N).astype(np.float32)
+    p = lm.points_payload(xy, labels, cv)
+    got = np.frombuffer(base64.b64decode(p["xy"]), "<f4").reshape(-1, 2)
+    np.testing.assert_array_equal(got, xy)
+    assert p["labelsDtype"] == "u1"
+    np.testing.assert_array_equal(np.frombuffer(base64.b64decode(p["labels"]), np.uint8), labels)
+    assert p["bounds"] == [float(xy[:, 0].min()), float(xy[:, 0].max()),
+                           float(xy[:, 1].min()), float(xy[:, 1].max())]
+    lo, hi = p["colorRange"]
+    assert 0 <= lo < hi <= 1
+
+
+@pytest.mark.parametrize("labels,dtype", [([0, 300], "u2"), ([-1, 5], "i4"), ([0, 70000], "i4")])
+def test_label_dtypes(labels, dtype):
+    p = lm.points_payload(np.zeros((2, 2), np.float32) + [[0, 0], [1, 1]], np.array(labels))
+    assert p["labelsDtype"] == dtype
+
+
+def test_points_payload_rejects_bad_input():
+    with pytest.raises(ValueError):
+        lm.points_payload(np.zeros((3, 3)), None)
+    with pytest.raises(ValueError):
+        lm.points_payload(np.array([[0, np.nan], [1, 1]]), None)
+    with pytest.raises(ValueError):
+        lm.points_payload(np.zeros((3, 2)), np.zeros(4))
+
+
+def test_degenerate_bounds_get_room():
+    p = lm.points_payload(np.ones((5, 2), np.float32), None)
+    x0, x1, y0, y1 = p["bounds"]
+    assert x1 > x0 and y1 > y0
+
+
+def test_build_data_refs_blobs_and_json_size():
+    data, timing = _build(path=np.array([[0, 0], [1, 1]]), selected=[3, 5])
+    refs = data["refs"]
+    assert set(refs) == {"points", "orig", "recon", "grid"}
+    assert all(refs.values())
+    assert set(data["blobs"]) == set(refs.values())
+    assert data["grid"] == {"g": 3, "extent": [-3.0, 3.0, -2.0, 2.0]}
+    assert data["path"] == [[0.0, 0.0], [1.0, 1.0]] and data["selected"] == [3, 5]
+    atlas = data["blobs"][refs["orig"]]
+    assert atlas["kind"] == "atlas" and atlas["channels"] == 1 and atlas["count"] == N
+    assert decode_png(base64.b64decode(atlas["pages"][0])).shape[-1] == 1  # greyscale PNG
+    json.dumps(data)  # JSON-serialisable
+    assert timing["total"] >= 0
+
+
+def test_client_has_refs_are_not_resent():
+    data, _ = _build()
+    have = set(data["refs"].values())
+    again, _ = _build(client_has=have, selected=[1])
+    assert again["blobs"] == {}
+    assert again["refs"] == data["refs"]
+    assert len(json.dumps(again)) < 1000
+
+
+def test_changed_images_get_a_new_ref():
+    data, _ = _build()
+    xy, labels, imgs, recons, grid = _inputs()
+    imgs2 = imgs.copy()
+    imgs2[0, 0, 0, 0] ^= 1
+    data2, _ = _build(images=imgs2, client_has=set(data["refs"].values()))
+    assert data2["refs"]["orig"] != data["refs"]["orig"]
+    assert set(data2["blobs"]) == {data2["refs"]["orig"]}
+
+
+def test_optional_parts_absent():
+    data, _ = _build(images=None, recons=None, grid_images=None, grid_extent=None)
+    assert data["refs"]["orig"] is None and data["refs"]["grid"] is None
+    assert data["grid"] is None and len(data["blobs"]) == 1
+
+
+def test_bad_shapes_raise():
+    xy, labels, imgs, recons, grid = _inputs()
+    with pytest.raises(ValueError):
+        _build(images=imgs[:-1])
+    with pytest.raises(ValueError):
+        _build(grid_images=grid[:8])
+    with pytest.raises(ValueError):
+        _build(grid_extent=(1, 0, 0, 1))
+
+
+def test_payload_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(lm, "PAYLOAD_CACHE_BYTES", 10)
+    lm._cache_put("x1", {"a": "12345678"}, 8)
+    lm._cache_put("x2", {"a": "12345678"}, 8)
+    assert lm._cache_get("x1") is None and lm._cache_get("x2") is not None
+
+
+def test_identity_hash_memo_for_readonly_arrays():
+    a = np.arange(100, dtype=np.uint8)
+    a.setflags(write=False)
+    h1 = lm._array_hash("t-", a)
+    assert lm._array_hash("t-", a) == h1 == "t-" + lm.content_hash(a)
+
+
+def test_js_uses_textcontent_not_innerhtml():
+    js = (lm.ASSETS / "latent_map.js").read_text()
+    assert "innerHTML" not in js.replace("never innerHTML", "")
+    assert "textContent" in js
+
+
+APP = """
+import numpy as np, streamlit as st
+from explorer.latent_map import latent_map
+rng = np.random.default_rng(0)
+xy = rng.normal(size=(50, 2)).astype(np.float32)
+imgs = rng.integers(0, 255, (50, 4, 4, 1), dtype=np.uint8)
+ev = latent_map(xy, np.arange(50) % 3, ["a", "b", "c"], imgs, imgs, imgs[:16], (-1, 1, -1, 1),
+                selected=st.session_state.get("sel", []), key="m")
+st.write(repr(ev))
+"""
+
+
+def test_streamlit_rerun_sends_payloads_once(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    script = tmp_path / "app.py"
+    repo = Path(__file__).resolve().parent.parent
+    script.write_text(f"import sys; sys.path.insert(0, {str(repo)!r})\n" + APP)
+    at = AppTest.from_file(str(script)).run()
+    assert not at.exception
+
+    def component_data():
+        for node in at._tree.children[0].children.values():
+            if getattr(node, "type", "") == "bidi_component":
+                return json.loads(node.proto.json)
+        raise AssertionError("no component element")
+
+    first = component_data()
+    assert len(first["blobs"]) == 3  # points, one atlas shared by orig/recon, grid
+    at.session_state["sel"] = [1, 2]
+    at.run()
+    second = component_data()
+    assert second["blobs"] == {} and second["selected"] == [1, 2]
+    assert second["refs"] == first["refs"]
