@@ -139,3 +139,18 @@ def test_corrupt_upload_shows_error_and_app_stays_up(page, app_server):
         assert r.status == 200
     assert page.locator('[data-testid="stException"]').count() == 0
     wait_for_map(page)
+
+
+def test_map_recovers_when_the_page_lost_its_payloads(page, app_server):
+    """Payloads are sent once per session; if the page lost them (evicted), the map asks again."""
+    open_map(page, app_server)
+    n = int(page.locator('.lm-root[data-key="latent_map"]').get_attribute("data-points"))
+    page.evaluate("() => window.__latentMapStore.clear()")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Checkpoint info").click()
+    wait_for_app_run(page)
+    sidebar.get_by_text("Latent map").click()
+    wait_for_app_run(page)
+    root = wait_for_map(page)
+    assert int(root.get_attribute("data-points")) == n
+    assert page.evaluate("() => window.__latentMapStore.size") >= 3
