@@ -75,9 +75,17 @@ def open_app(browser, srv: harness.AppServer, both: bool) -> dict:
     ctx = browser.new_context(viewport={"width": 1400, "height": 950})
     page = ctx.new_page()
     out = {}
+    t_goto = time.perf_counter()
     page.goto(srv.url)
+    out["page_loaded_s"] = time.perf_counter() - t_goto
+    page.wait_for_selector('[data-testid="stSidebar"] [data-testid="stSelectbox"]', timeout=180_000)
+    out["first_widgets_s"] = time.perf_counter() - t_goto
     wait_points(page, None)
     out["default_map_s"] = time.perf_counter() - srv.started_at
+    out["goto_to_map_s"] = time.perf_counter() - t_goto
+    out["browser_side"] = page.evaluate(
+        "() => { const s = window.__latentMaps.latent_map.stats;"
+        " return [s.firstUpdateAt, s.readyAt, s.drawMs]; }")
     out["default_points"] = harness.map_stats(page)["totalPoints"]
     if both:
         harness.wait_for_app_run(page)
@@ -87,6 +95,14 @@ def open_app(browser, srv: harness.AppServer, both: bool) -> dict:
         out["to_10k_after_toggle_s"] = time.perf_counter() - t
         out["map_10k_s"] = time.perf_counter() - srv.started_at
     out["page"], out["ctx"] = page, ctx
+    # A second browser session on the same, already running server (the classroom case).
+    ctx2 = browser.new_context(viewport={"width": 1400, "height": 950})
+    p2 = ctx2.new_page()
+    t = time.perf_counter()
+    p2.goto(srv.url)
+    wait_points(p2, None)
+    out["second_session_s"] = time.perf_counter() - t
+    ctx2.close()
     return out
 
 
@@ -229,9 +245,16 @@ def main():
                     print(f"\n[{label}] streamlit healthy after {health:.2f} s")
                     print(f"  process start -> default map ({r['default_points']:,} pts, images ready): "
                           f"{r['default_map_s']:.2f} s")
+                    fu, ra, dm = r["browser_side"]
+                    print(f"    of which: page load {r['page_loaded_s']:.2f} s; navigation -> first widgets "
+                          f"{r['first_widgets_s']:.2f} s (Python imports, checkpoint, data); navigation -> "
+                          f"map data arrives {fu / 1000:.2f} s; -> points drawn + atlases decoded "
+                          f"{ra / 1000:.2f} s (draw {dm:.0f} ms)")
                     print(f"  'Train + test' toggled -> 10k map ready: {r['to_10k_after_toggle_s']:.2f} s")
                     print(f"  process start -> 10k map ready (incl. the default map first): "
                           f"{r['map_10k_s']:.2f} s")
+                    print(f"  another browser session, same running server -> default map ready: "
+                          f"{r['second_session_s']:.2f} s")
                     if label.startswith("warm"):
                         page = r["page"]
                         print(f"  10k redraw (pan/zoom): {summary(redraw_ms(page))}")

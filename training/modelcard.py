@@ -32,7 +32,8 @@ def row(path: Path) -> dict:
     mt, hist = doc.get("metrics", {}), doc.get("history", [])
     iw = "–"
     if mt.get("iw_nll") is not None:
-        iw = f"{mt['iw_nll']:.2f} (k={mt.get('iw_k')}{', binarised' if mt.get('binarize') == 'dynamic' else ''})"
+        on = f", first {mt['iw_test_size']} test images" if mt.get("iw_test_size") else ""
+        iw = f"{mt['iw_nll']:.2f} (k={mt.get('iw_k')}{on})"
     secs = doc.get("train_seconds")
     return {
         "file": path.name,

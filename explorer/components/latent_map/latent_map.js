@@ -308,7 +308,7 @@ class LatentMap {
     this.grid = data.grid || null;
     if (pointsChanged) {
       const keepView = prev && prev.refs && prev.refs.points === refs.points && this.view;
-      if (!keepView) this.view = null;
+      if (!keepView) { this.view = null; this.userView = false; }
       this.hover = null;
     }
     const pending = [oe, re, ge].filter((e) => e && !e.value && e.promise);
@@ -405,6 +405,7 @@ class LatentMap {
     const dpr = window.devicePixelRatio || 1;
     if (!force && this.size && this.size.w === w && this.size.h === h && this.size.dpr === dpr) return;
     this.size = { w, h, dpr };
+    if (!this.userView) this.view = null; // refit unless the user zoomed or panned
     for (const c of [this.canvas, this.overlay]) {
       c.width = Math.round(w * dpr); c.height = Math.round(h * dpr);
       c.style.width = w + "px"; c.style.height = h + "px";
@@ -767,6 +768,7 @@ class LatentMap {
     if (!d.moved && Math.hypot(px - d.px, py - d.py) < 4) return;
     d.moved = true;
     this.overlay.style.cursor = "grabbing";
+    this.userView = true;
     this.view = { cx: d.view.cx - (px - d.px) / d.view.s, cy: d.view.cy + (py - d.py) / d.view.s, s: d.view.s };
     this.scheduleDraw();
   }
@@ -793,10 +795,12 @@ class LatentMap {
     const f = Math.pow(1.0015, -e.deltaY * (e.deltaMode === 1 ? 33 : 1));
     const s = Math.min(Math.max(v.s * f, this.initialView.s / 4), this.initialView.s * 500);
     const pr = this.plotRect();
+    this.userView = true;
     this.view = { s, cx: x - (px - pr.x - pr.w / 2) / s, cy: y + (py - pr.y - pr.h / 2) / s };
     this.scheduleDraw();
   }
   resetView() {
+    this.userView = false;
     this.view = this.fitView();
     this.initialView = { ...this.view };
     this.scheduleDraw();
