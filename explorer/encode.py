@@ -10,6 +10,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from training.data import DatasetUnavailable, load_dataset, to_data_space, to_unit
+
 from .images import to_uint8
 
 _THREADS_SET = False
@@ -30,29 +32,6 @@ def set_threads(n: int | None = None) -> int:
             pass
         _THREADS_SET = True
     return n
-
-
-# ---------------------------------------------------------------------------------------------
-# data space <-> display space (delegates to training.data when it is there)
-
-
-def to_data_space(x_uint8: torch.Tensor, preprocess: str) -> torch.Tensor:
-    try:
-        from training.data import to_data_space as _f
-
-        return _f(x_uint8, preprocess)
-    except ImportError:
-        x = x_uint8.float() / 255.0
-        return x * 2 - 1 if preprocess == "symmetric" else x
-
-
-def to_unit(x: torch.Tensor, preprocess: str) -> torch.Tensor:
-    try:
-        from training.data import to_unit as _f
-
-        return _f(x, preprocess)
-    except ImportError:
-        return ((x + 1) / 2 if preprocess == "symmetric" else x).clamp(0, 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,14 +127,12 @@ def load_split(dataset: str, root: str, split: str = "test", n: int = 10_000,
                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (N, C, H, W) and int labels of `split` ("test" or "train+test"),
     subsampled to at most n points with a fixed seed (the test split first, in order)."""
-    from training import data as tdata
-
     def one(s: str):
         try:
-            x, y = _call_load(tdata, dataset, root, s)
-        except tdata.DatasetUnavailable as e:
+            ds = load_dataset(dataset, root=root, split=s, download=False)
+        except DatasetUnavailable as e:
             raise DataMissing(str(e)) from None
-        return _as_numpy_u8(x), np.asarray(y.numpy() if hasattr(y, "numpy") else y).astype(np.int64)
+        return ds.images.numpy(), ds.labels.numpy().astype(np.int64)
 
     xs, ys = one("test")
     if split == "train+test" and len(xs) < n:
@@ -178,24 +155,3 @@ def data_key(dataset: str, split: str, x: np.ndarray, y: np.ndarray) -> str:
     fp = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
     fy = hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest()[:8]
     return f"{dataset}:{split}:{len(y)}:{fp}{fy}"
-
-
-def _as_numpy_u8(x) -> np.ndarray:
-    a = x.numpy() if hasattr(x, "numpy") else np.asarray(x)
-    if a.dtype != np.uint8:
-        a = np.clip(a * (255.0 if a.max() <= 1.0 else 1.0) + 0.5, 0, 255).astype(np.uint8)
-    if a.ndim == 3:
-        a = a[:, None]
-    return a
-
-
-def _call_load(tdata, dataset: str, root: str, split: str):
-    """training.data.load_dataset(name, root, split) -> (images, labels) or an object with
-    .images/.labels (or .x/.y)."""
-    res = tdata.load_dataset(dataset, root=root, split=split, download=False)
-    if isinstance(res, tuple):
-        return res[0], res[1]
-    for a, b in (("images", "labels"), ("x", "y")):
-        if hasattr(res, a) and hasattr(res, b):
-            return getattr(res, a), getattr(res, b)
-    raise TypeError(f"unexpected load_dataset result {type(res).__name__}")
