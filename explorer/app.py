@@ -5,10 +5,12 @@ encodes the dataset sample (disk-cached), puts everything the pages need into a 
 runs the selected page (st.navigation; one page per file in explorer/views/ -- not pages/:
 a pages/ folder beside the entry script is Streamlit's legacy multipage layout, which AppTest
 then runs in place of app.py on reruns).
+
+The first run after start-up imports no torch when the disk cache has what the map needs: the
+model loads in the background once the page is out (compute.warm_up).
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,26 +21,24 @@ if str(REPO) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from explorer import checkpoints, compute, encode, state  # noqa: E402
+from training.checkpoint import CheckpointError  # noqa: E402
+
+from explorer import checkpoints, compute, sample, state  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
 
 _presenting = st.query_params.get("present") == "1" or st.session_state.get("presenter", False)
-st.set_page_config(page_title="VAE explorer", page_icon="🧭", layout="wide",
+st.set_page_config(page_title="VAE explorer", page_icon=":material/explore:", layout="wide",
                    initial_sidebar_state="collapsed" if _presenting else "auto")
-encode.set_threads()
 state.init_from_url()
 ss = st.session_state
 
 
 def _data_root_default() -> str:
-    try:
-        from training.data import default_root
+    from training.config import default_data_root
 
-        return default_root()
-    except Exception:
-        return os.environ.get("VAE_DATA_ROOT", "./data")
+    return default_data_root()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def data_sidebar(ck) -> state.Ctx:
     c = state.Ctx(ck=ck, source=ss.get("active_label", ""), label_names=label_names)
     try:
         images, labels, x_nchw, dkey = compute.dataset(dc.dataset, root, split, n)
-    except encode.DataMissing as e:
+    except sample.DataMissing as e:
         c.data_error = str(e)
         return c
     except Exception as e:  # unknown dataset name, unreadable files...
@@ -164,7 +164,11 @@ def data_sidebar(ck) -> state.Ctx:
     c.data_key = dkey
     t0 = time.perf_counter()
     with st.spinner(f"Encoding {len(labels):,} images (once; cached on disk)…"):
-        enc, hit = compute.encoded(ck.sha256, c.data_key, ck, x_nchw, labels)
+        try:
+            enc, hit = compute.encoded(ck.sha256, c.data_key, ck, x_nchw, labels)
+        except CheckpointError as e:  # the background validation of the tensors failed
+            c.data_error = str(e)
+            return c
     c.images, c.labels, c.enc = images, labels, enc
     c.label_names = checkpoints.label_names(ck, labels)
     c.data_desc = f"{dc.dataset} {split}, {len(labels):,} images"
@@ -210,6 +214,11 @@ def main() -> None:
                 language="bash")
         st.stop()
     ck = ss["active_ck"]
+    if getattr(ck, "error", None):  # its tensors failed validation after a trusted open
+        st.sidebar.error(ck.error)
+        st.error(f"{ss.get('active_label', 'This checkpoint')} could not be opened: {ck.error}")
+        ss.pop("active_ck", None)
+        st.stop()
     c = data_sidebar(ck)
     view_sidebar(c)
     ss["ctx"] = c
@@ -218,7 +227,10 @@ def main() -> None:
     if want in pages and (nav.url_path or "map") != want:
         st.switch_page(pages[want])
     state.sync_url(nav.url_path or "map")
-    nav.run()
+    try:
+        nav.run()
+    finally:  # also when the page stops or reruns: the model is wanted either way
+        compute.warm_up(ck)
 
 
 main()

@@ -3,13 +3,26 @@
 Every way in (a name in checkpoints/, a path on disk, uploaded bytes) goes through
 training.checkpoint.load_checkpoint, which validates the whole file before a model is built.
 Failures come back as a short error string, never an exception.
+
+One shortcut keeps a warm open fast: the model (and torch, 2-3 s to import) is not needed to
+draw a map that is already in the disk cache. When these exact bytes (same sha256) were fully
+validated on this machine before, `open_path(..., trust_validated=True)` checks the header and
+metadata only and returns at once; the full validation and the model follow in the background
+(`OpenedCheckpoint.load_in_background`). Bytes never seen before are always validated first.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 from pathlib import Path
 
-from training.checkpoint import CheckpointError, load_checkpoint
+import numpy as np
+
+from training.checkpoint import (Checkpoint, CheckpointError, configs_of, load_checkpoint,
+                                 parse_header, read_source)
+
+from . import cache
 
 REPO = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = REPO / "checkpoints"
@@ -49,8 +62,84 @@ def resolve_name(name: str, directory: Path | None = None) -> Path | None:
     return None
 
 
-def open_path(path: str | os.PathLike):
-    """(Checkpoint, None) or (None, error message)."""
+class OpenedCheckpoint:
+    """A checkpoint with validated metadata; the model is built (after full validation of the
+    tensors) on first use of `.model`, or ahead of time by `load_in_background()`.
+
+    Same attributes as training.checkpoint.Checkpoint. `error` is set (and `.model` raises
+    CheckpointError) if the tensors fail validation.
+    """
+
+    def __init__(self, data: bytes, label: str):
+        _, doc = parse_header(data)
+        self.model_config, self.data, self.train = configs_of(doc)
+        self.history = list(doc.get("history", []))
+        self.metrics = dict(doc.get("metrics", {}))
+        self.info = doc
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        self.label = label
+        self._bytes: bytes | None = data
+        self._ck: Checkpoint | None = None
+        self.error: str | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> Checkpoint:
+        """Validate everything and build the model (once; thread-safe)."""
+        with self._lock:
+            if self._ck is None and self.error is None:
+                try:
+                    self._ck = load_checkpoint(self._bytes)
+                    mark_validated(self.sha256)
+                except CheckpointError as e:
+                    self.error = _message(str(e), self.label)
+                except MemoryError:
+                    self.error = f"{self.label}: not enough memory to open this checkpoint."
+                except Exception as e:  # anything unexpected is still a bad file, not a crash
+                    self.error = f"{self.label}: could not open checkpoint ({type(e).__name__}: {e})"
+                self._bytes = None
+            if self.error is not None:
+                raise CheckpointError(self.error)
+            return self._ck
+
+    @property
+    def model(self):
+        return self.load().model
+
+    @property
+    def ready(self) -> bool:
+        return self._ck is not None
+
+    def load_in_background(self, before=None) -> None:
+        """Start load() in a daemon thread (before(): e.g. set torch's threads first)."""
+        if self._ck is not None or self.error is not None:
+            return
+
+        def run():
+            try:
+                if before is not None:
+                    before()
+                self.load()
+            except Exception:  # recorded in self.error; shown by the app on its next run
+                pass
+
+        threading.Thread(target=run, name="checkpoint-load", daemon=True).start()
+
+
+def mark_validated(sha256: str) -> None:
+    cache.save(sha256, "validated", None, {"ok": np.ones(1, np.uint8)})
+
+
+def was_validated(sha256: str) -> bool:
+    return cache.load(sha256, "validated", None) is not None
+
+
+def _message(msg: str, label: str) -> str:
+    return msg if msg.startswith(label) else f"{label}: {msg}"
+
+
+def open_path(path: str | os.PathLike, trust_validated: bool = False):
+    """(OpenedCheckpoint, None) or (None, error message). The model is built and every tensor
+    checked before this returns, unless trust_validated and these bytes passed before."""
     p = Path(str(path)).expanduser()
     if not str(path).strip():
         return None, "Enter a path to a .safetensors checkpoint."
@@ -61,7 +150,7 @@ def open_path(path: str | os.PathLike):
     if p.suffix.lower() != SUFFIX:
         return None, (f"{p.name} is not a .safetensors file. Only safetensors checkpoints written "
                       f"by this tool are opened (pickled .pt/.pth files can run code).")
-    return _load(p)
+    return _open(p, str(p), trust_validated)
 
 
 def open_bytes(data: bytes, name: str = "upload.safetensors", limit: int = UPLOAD_LIMIT):
@@ -74,20 +163,24 @@ def open_bytes(data: bytes, name: str = "upload.safetensors", limit: int = UPLOA
     if not name.lower().endswith(SUFFIX):
         return None, (f"{name} is not a .safetensors file. Only safetensors checkpoints are "
                       f"opened (pickled .pt/.pth/.ckpt files can run code).")
-    return _load(bytes(data), name)
+    return _open(bytes(data), name)
 
 
-def _load(src, name: str | None = None):
-    label = name or str(src)
+def _open(src, label: str, trust_validated: bool = False):
     try:
-        return load_checkpoint(src), None
+        ck = OpenedCheckpoint(read_source(src), label)
     except CheckpointError as e:
-        msg = str(e)
-        return None, msg if (name is None or msg.startswith(label)) else f"{label}: {msg}"
+        return None, _message(str(e), label)
     except MemoryError:
         return None, f"{label}: not enough memory to open this checkpoint."
     except Exception as e:  # anything unexpected is still a bad file, not a crash
         return None, f"{label}: could not open checkpoint ({type(e).__name__}: {e})"
+    if not (trust_validated and was_validated(ck.sha256)):
+        try:
+            ck.load()
+        except CheckpointError as e:
+            return None, str(e)
+    return ck, None
 
 
 # ---------------------------------------------------------------------------------------------

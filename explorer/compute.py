@@ -3,6 +3,9 @@ reruns, pages and sessions share models, encodings, projections and decoded grid
 
 Cached values are numpy arrays treated as read-only (cache_resource hands out the same
 object; nothing mutates them).
+
+Nothing here imports torch at module level (explorer.encode is imported where a model runs):
+a warm open draws the map from the disk cache while the model loads in the background.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from . import cache, cursor, encode, projections
+from . import cache, cursor, projections, sample
 from .checkpoints import open_path
 from .images import chw_to_hwc
 
@@ -24,8 +27,23 @@ _LOCK = threading.Lock()  # one heavy torch job at a time across sessions (2 cor
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def load_path(path: str, mtime: float, size: int):
-    """(Checkpoint, error) for a file; keyed by its mtime/size so a rewritten file reloads."""
-    return open_path(path)
+    """(OpenedCheckpoint, error) for a file in the checkpoints folder; keyed by its mtime/size
+    so a rewritten file reloads. Bytes validated on this machine before open without waiting
+    for the model (see explorer.checkpoints)."""
+    return open_path(path, trust_validated=True)
+
+
+def _set_threads() -> None:
+    from . import encode
+
+    encode.set_threads()
+
+
+def warm_up(ck) -> None:
+    """Build the model in the background (torch import included), so that the first decode
+    after a warm open does not wait for it."""
+    if hasattr(ck, "load_in_background"):
+        ck.load_in_background(before=_set_threads)
 
 
 def _root_stamp(name: str, root: str) -> str:
@@ -50,7 +68,7 @@ def _root_stamp(name: str, root: str) -> str:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
 def dataset(name: str, root: str, split: str, n: int):
-    """(images NHWC uint8, labels, images NCHW uint8, data key). Raises encode.DataMissing.
+    """(images NHWC uint8, labels, images NCHW uint8, data key). Raises sample.DataMissing.
 
     The sample itself is disk-cached (uint8 arrays), so a second open skips decoding the
     dataset files."""
@@ -62,9 +80,9 @@ def dataset(name: str, root: str, split: str, n: int):
     if got is not None:
         x, y = got["x"], got["y"]
     else:
-        x, y = encode.load_split(name, root, split, n)
+        x, y = sample.load_split(name, root, split, n)
         cache.save(ksha, "dataset", key, {"x": x, "y": y})
-    return chw_to_hwc(x), y, x, encode.data_key(name, split, x, y)
+    return chw_to_hwc(x), y, x, sample.data_key(name, split, x, y)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -73,8 +91,12 @@ def encoded(sha: str, data_key: str, _ck, _x_nchw, _labels) -> tuple[dict, bool]
     params = {"data": data_key, "v": ENCODE_VERSION}
 
     def run():
+        from . import encode
+
+        model = _ck.model  # may wait for the background load; CheckpointError if it failed
         with _LOCK:
-            return encode.encode_split(_ck.model, _x_nchw, _labels, _ck.data.preprocess)
+            _set_threads()
+            return encode.encode_split(model, _x_nchw, _labels, _ck.data.preprocess)
 
     arrays, hit = cache.get_or_compute(sha, "encode", params, run)
     return arrays, hit
@@ -125,11 +147,16 @@ def forget_job(job) -> None:
 @st.cache_resource(max_entries=16, show_spinner=False)
 def hover_images(sha: str, map_key: str, method: str, y_cond, _ck, _map_xy, _codes, _pca_fit,
                  g: int = HOVER_G):
-    """Decoded G x G grid over the map's extent for instant 'decoded at cursor'."""
-    lat, extent = cursor.hover_grid(_map_xy, _codes, method, _pca_fit, g=g)
-    with _LOCK:
-        imgs = encode.decode(_ck.model, lat, _ck.data.preprocess, y_cond)
-    return imgs, extent
+    """Decoded G x G grid over the map's extent for instant 'decoded at cursor' (disk-cached:
+    a warm open needs no model for it)."""
+    params = {"map": map_key, "method": method, "y": y_cond, "g": int(g), "v": 1}
+
+    def run():
+        lat, extent = cursor.hover_grid(_map_xy, _codes, method, _pca_fit, g=g)
+        return {"images": decode(_ck, lat, y_cond), "extent": np.asarray(extent, np.float64)}
+
+    got, _ = cache.get_or_compute(sha, "hover", params, run)
+    return got["images"], tuple(float(v) for v in got["extent"])
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -138,8 +165,12 @@ def mapper(map_key: str, method: str, _map_xy, _codes, _pca_fit):
 
 
 def decode(ck, z, y_cond=None) -> np.ndarray:
+    from . import encode
+
+    model = ck.model
     with _LOCK:
-        return encode.decode(ck.model, z, ck.data.preprocess, y_cond)
+        _set_threads()
+        return encode.decode(model, z, ck.data.preprocess, y_cond)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -13,7 +13,6 @@ no server round trip. No streamlit import here.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from .projections import pca_inverse
 
@@ -32,7 +31,11 @@ class CursorMapper:
         self.k = max(1, min(int(k), len(self.map_xy)))
         if method == "pca" and pca_fit is None:
             raise ValueError("the PCA inverse needs the PCA fit")
-        self._tree = cKDTree(self.map_xy) if method == "knn" else None
+        self._tree = None
+        if method == "knn":
+            from scipy.spatial import cKDTree  # 0.6 s import: only for maps that need it
+
+            self._tree = cKDTree(self.map_xy)
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         pts = np.asarray(points, np.float64).reshape(-1, 2)
@@ -92,11 +95,14 @@ def hover_grid(map_xy: np.ndarray, codes: np.ndarray, method: str = "knn",
 
 
 def latents_to_map(z: np.ndarray, codes: np.ndarray, map_xy: np.ndarray, k: int = 8,
-                   tree: cKDTree | None = None) -> np.ndarray:
+                   tree=None) -> np.ndarray:
     """Approximate map positions of arbitrary latents (e.g. an interpolation path) for maps
     without a forward transform (UMAP / t-SNE): the inverse-distance-weighted map positions
     of the k nearest codes in latent space. Exact for a latent equal to a code."""
-    tree = tree or cKDTree(np.asarray(codes, np.float64))
+    if tree is None:
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(np.asarray(codes, np.float64))
     k = max(1, min(int(k), len(codes)))
     dist, idx = tree.query(np.asarray(z, np.float64).reshape(-1, np.asarray(codes).shape[1]), k=k)
     dist, idx = dist.reshape(len(dist), -1), idx.reshape(len(idx), -1)

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from training.data import DatasetUnavailable, load_dataset, to_data_space, to_unit
+from training.data import to_data_space, to_unit
 
 from .images import to_uint8
 
@@ -37,6 +37,17 @@ def set_threads(n: int | None = None) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+def _inference_layout(model):
+    """Conv models run ~2x faster on CPU with channels_last weights (5k shapes images, one
+    thread: encode + reconstruct 3.6 s -> 1.6 s; same outputs to 1e-6). Done once per model."""
+    if getattr(model, "_explorer_channels_last", False):
+        return model
+    if any(isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for m in model.modules()):
+        model.to(memory_format=torch.channels_last)
+    model._explorer_channels_last = True
+    return model
+
+
 def _labels_tensor(model, y, n: int) -> torch.Tensor | None:
     if not getattr(model, "num_classes", 0):
         return None
@@ -49,9 +60,10 @@ def _labels_tensor(model, y, n: int) -> torch.Tensor | None:
 
 
 @torch.inference_mode()
-def decode(model, z: np.ndarray, preprocess: str = "unit", y=None, batch: int = 1024) -> np.ndarray:
+def decode(model, z: np.ndarray, preprocess: str = "unit", y=None, batch: int = 256) -> np.ndarray:
     """Latents (N, D) -> display images uint8 (N, H, W, C). y: class for a conditional VAE
     (int for all, or (N,) ints); ignored for an unconditional one."""
+    _inference_layout(model)
     z = np.asarray(z, dtype=np.float32).reshape(-1, model.latent_dim)
     if not z.flags.writeable:
         z = z.copy()
@@ -72,13 +84,14 @@ def decode_one(model, z: np.ndarray, preprocess: str = "unit", y=None) -> np.nda
 
 @torch.inference_mode()
 def encode_split(model, images: np.ndarray, labels: np.ndarray | None, preprocess: str = "unit",
-                 batch: int = 500, progress: Callable[[float], None] | None = None) -> dict:
+                 batch: int = 256, progress: Callable[[float], None] | None = None) -> dict:
     """Encode uint8 images (N, C, H, W) with the encoder means.
 
     Returns numpy arrays: mu, logvar (N, D) float32; recon (N, H, W, C) uint8 (decoded at mu);
     rec_err (N,) mean squared error per pixel in [0, 1] display space; kl (N,) KL(q(z|x) || p(z))
     in nats; kl_per_dim (D,) its mean over points.
     """
+    _inference_layout(model)
     images = np.asarray(images)
     n = len(images)
     d = model.latent_dim
@@ -113,45 +126,3 @@ def kl_per_dim_per_point(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     """KL(N(mu, exp(logvar)) || N(0, 1)) per point and dimension, in nats."""
     lv = np.clip(logvar.astype(np.float64), -30, 30)
     return 0.5 * (mu.astype(np.float64) ** 2 + np.exp(lv) - 1.0 - lv)
-
-
-# ---------------------------------------------------------------------------------------------
-# dataset access
-
-
-class DataMissing(Exception):
-    """The checkpoint's dataset is not on this machine (message says how to get it)."""
-
-
-def load_split(dataset: str, root: str, split: str = "test", n: int = 10_000,
-               seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 images (N, C, H, W) and int labels of `split` ("test" or "train+test"),
-    subsampled to at most n points with a fixed seed (the test split first, in order)."""
-    def one(s: str):
-        try:
-            ds = load_dataset(dataset, root=root, split=s, download=False)
-        except DatasetUnavailable as e:
-            raise DataMissing(str(e)) from None
-        return ds.images.numpy(), ds.labels.numpy().astype(np.int64)
-
-    xs, ys = one("test")
-    if split == "train+test" and len(xs) < n:
-        xt, yt = one("train")
-        rng = np.random.default_rng(seed)
-        take = rng.permutation(len(xt))[: n - len(xs)]
-        take.sort()
-        xs, ys = np.concatenate([xs, xt[take]]), np.concatenate([ys, yt[take]])
-    if len(xs) > n:
-        rng = np.random.default_rng(seed)
-        idx = np.sort(rng.permutation(len(xs))[:n])
-        xs, ys = xs[idx], ys[idx]
-    return np.ascontiguousarray(xs), ys
-
-
-def data_key(dataset: str, split: str, x: np.ndarray, y: np.ndarray) -> str:
-    """Identity of an encoded sample for cache keys: name, split, size and a content hash."""
-    import hashlib
-
-    fp = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:16]
-    fy = hashlib.sha256(np.ascontiguousarray(y).tobytes()).hexdigest()[:8]
-    return f"{dataset}:{split}:{len(y)}:{fp}{fy}"

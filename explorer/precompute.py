@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import cache, encode, projections
+from . import cache, encode, projections, sample
 from .checkpoints import open_path
 
 
@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     from training.data import default_root
 
     encode.set_threads()
-    x, y = encode.load_split(ck.data.dataset, a.data_root or default_root(), a.split, a.n)
-    key = encode.data_key(ck.data.dataset, a.split, x, y)
+    x, y = sample.load_split(ck.data.dataset, a.data_root or default_root(), a.split, a.n)
+    key = sample.data_key(ck.data.dataset, a.split, x, y)
     enc = encode.encode_split(ck.model, x, y, ck.data.preprocess)
     for method in [m for m in a.methods.split(",") if m]:
         params = projections.cache_params(method, len(y), projections.DEFAULT_SEED, key)

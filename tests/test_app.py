@@ -121,3 +121,43 @@ def test_conditional_model_all_pages(tmp_path, monkeypatch):
     for page in PAGES[1:]:
         at.switch_page(page).run()
         _ok(at)
+
+
+WARM_RUN = r"""
+import json, sys, threading, time
+importers = []
+def hook(event, args):  # the thread that first loads torch
+    if event == "import" and args[0] == "torch" and not importers:
+        importers.append(threading.current_thread().name)
+sys.addaudithook(hook)
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file(sys.argv[1], default_timeout=120).run()
+errors = [e.message for e in at.exception]
+titles = [t.value for t in at.title]
+ck = at.session_state["active_ck"]
+ready_at_end = ck.ready
+for _ in range(1200):
+    if ck.ready or ck.error:
+        break
+    time.sleep(0.05)
+print(json.dumps({"errors": errors, "titles": titles, "importers": importers,
+                  "ready_at_end": ready_at_end, "ready": ck.ready, "error": ck.error}))
+"""
+
+
+def test_warm_open_draws_the_map_before_torch_loads(env):
+    """Second start with a filled disk cache: the script run that draws the map imports no
+    torch; the model loads in the background thread afterwards."""
+    import json
+    import subprocess
+    import sys
+
+    at = _app()  # fills the disk cache (dataset sample, codes, hover grid, atlases)
+    _ok(at)
+    out = subprocess.run([sys.executable, "-c", WARM_RUN, APP], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["errors"] == [] and got["titles"] == ["Latent map"]
+    assert got["importers"] == ["checkpoint-load"], got
+    assert got["ready"] and got["error"] is None

@@ -241,6 +241,74 @@ def test_upload_validation_errors(ck_path, tmp_path):
     assert ck is None and "safetensors" in err
 
 
+def _with_nan(data: bytes) -> bytes:
+    """The same checkpoint with a NaN written into its first float32 tensor (header intact)."""
+    import struct
+
+    from training.checkpoint import parse_header
+
+    header, _ = parse_header(data)
+    body = 8 + struct.unpack("<Q", data[:8])[0]
+    name, ent = next((k, v) for k, v in header.items() if v.get("dtype") == "F32")
+    out = bytearray(data)
+    off = body + ent["data_offsets"][0]
+    out[off:off + 4] = struct.pack("<f", float("nan"))
+    return bytes(out)
+
+
+def test_trusted_open_defers_the_model_only_for_bytes_validated_before(tmp_path, monkeypatch,
+                                                                        ck_path):
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    first, err = checkpoints.open_path(ck_path, trust_validated=True)
+    assert err is None and first.ready  # never seen here: fully validated before returning
+    again, err = checkpoints.open_path(ck_path, trust_validated=True)
+    assert err is None and not again.ready  # same bytes passed before: model deferred
+    assert again.sha256 == first.sha256 and again.model_config.latent_dim == 2
+    again.load_in_background()
+    for _ in range(600):
+        if again.ready or again.error:
+            break
+        __import__("time").sleep(0.05)
+    assert again.ready and again.error is None
+    assert again.model.latent_dim == 2
+
+
+def test_trusted_open_of_bad_tensors_reports_the_error(tmp_path, monkeypatch, ck_path):
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    bad = tmp_path / "nan.safetensors"
+    bad.write_bytes(_with_nan(ck_path.read_bytes()))
+    ck, err = checkpoints.open_path(bad, trust_validated=True)
+    assert ck is None and "NaN" in err  # not validated before: refused up front
+    # A forged "validated" mark (tampered cache) only defers the check; the model never loads.
+    import hashlib
+
+    checkpoints.mark_validated(hashlib.sha256(bad.read_bytes()).hexdigest())
+    ck, err = checkpoints.open_path(bad, trust_validated=True)
+    assert err is None and not ck.ready
+    with pytest.raises(checkpoints.CheckpointError, match="NaN"):
+        ck.model
+    assert "NaN" in ck.error and not ck.ready
+
+
+def test_header_open_imports_no_torch(tmp_path, ck_path):
+    """What a warm open of the app needs (metadata, sha256) comes without `import torch`."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp_path / "cache"))
+    repo = str(Path(__file__).resolve().parent.parent)
+    code = (f"import sys; sys.path.insert(0, {repo!r})\n"
+            "from explorer import checkpoints\n"
+            f"ck, err = checkpoints.open_path({str(ck_path)!r}, trust_validated=True)\n"
+            "print(err, ck.ready, 'torch' in sys.modules)\n")
+    run = lambda: subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                 text=True, timeout=120).stdout.split()
+    assert run() == ["None", "True", "True"]  # first time: full validation, model built
+    assert run() == ["None", "False", "False"]  # validated before: header only, no torch
+
+
 def test_list_and_resolve(tmp_path, ck_path):
     import shutil
 

@@ -158,7 +158,7 @@ def test_streamlit_rerun_sends_payloads_once(tmp_path):
     def component_data():
         for node in at._tree.children[0].children.values():
             if getattr(node, "type", "") == "bidi_component":
-                return json.loads(node.proto.json)
+                return json.loads(node.proto.bytes)  # latent_map sends UTF-8 JSON bytes
         raise AssertionError("no component element")
 
     first = component_data()
@@ -168,3 +168,21 @@ def test_streamlit_rerun_sends_payloads_once(tmp_path):
     second = component_data()
     assert second["blobs"] == {} and second["selected"] == [1, 2]
     assert second["refs"] == first["refs"]
+
+
+def test_atlas_payloads_survive_a_restart_on_disk(tmp_path, monkeypatch):
+    """A new process (empty in-memory payload cache) reads encoded atlases back from disk."""
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    imgs = np.random.default_rng(3).integers(0, 256, (50, 8, 8, 1), dtype=np.uint8)
+    ref = lm._array_hash("atl-", imgs)
+    built = lm._get_payload(ref, lambda: lm.atlas_payload(imgs), on_disk=True)
+    monkeypatch.setattr(lm, "_PAYLOADS", type(lm._PAYLOADS)())
+    monkeypatch.setattr(lm, "_PAYLOAD_SIZES", {})
+
+    def must_not_build():
+        raise AssertionError("re-encoded although the payload was on disk")
+
+    again = lm._get_payload(ref, must_not_build, on_disk=True)
+    assert again == built and again["kind"] == "atlas"
+    page = base64.b64decode(again["pages"][0])
+    assert decode_png(page).shape[-1] == 1

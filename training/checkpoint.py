@@ -12,6 +12,10 @@ Loading never trusts the file: the header is parsed by hand with size bounds, th
 validated before any allocation, the expected tensor names/shapes/dtypes come from a model
 built on the meta device, and every tensor must be finite. Every failure is a CheckpointError.
 Trainer state for --resume lives in a separate file read with torch.load(weights_only=True).
+
+torch is imported inside the functions that need it: reading a header and its metadata
+(read_metadata, parse_header) must not cost the 2-3 s of `import torch`, because the explorer
+draws its first map from the header and its disk cache before any model exists.
 """
 from __future__ import annotations
 
@@ -24,20 +28,28 @@ import struct
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, DataConfig, ModelConfig, TrainConfig, from_dict, to_dict
-from .model import VAE
+
+if TYPE_CHECKING:
+    import torch
+
+    from .model import VAE
 
 FORMAT = "vae-explorer"
 FORMAT_VERSION = 1
 META_KEY = "vae"
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024 * 1024
-_DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I64": torch.int64}
-_DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
+DTYPE_NAMES = ("F32", "F16", "BF16", "I64")  # the safetensors dtypes a checkpoint may hold
+
+
+def _torch_dtypes() -> dict:
+    import torch
+
+    return {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+            "I64": torch.int64}
 
 
 class CheckpointError(Exception):
@@ -59,6 +71,7 @@ class Checkpoint:
 def library_versions() -> dict:
     import numpy
     import safetensors
+    import torch
 
     out = {"torch": torch.__version__, "numpy": numpy.__version__,
            "safetensors": safetensors.__version__, "python": platform.python_version()}
@@ -72,6 +85,8 @@ def library_versions() -> dict:
 
 
 def hardware_string(device: torch.device | str = "cpu") -> str:
+    import torch
+
     device = torch.device(device)
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
@@ -126,11 +141,12 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, doc: dict) 
     """Write model weights + metadata document atomically (temp file + rename)."""
     from safetensors.torch import save
 
+    names = {v: k for k, v in _torch_dtypes().items()}
     model = getattr(model, "_orig_mod", model)  # torch.compile wrapper
     model = getattr(model, "module", model)  # DDP wrapper
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     for k, v in tensors.items():
-        if v.dtype not in _DTYPE_NAMES:
+        if v.dtype not in names:
             tensors[k] = v.float()
     blob = save(tensors, metadata={META_KEY: json.dumps(doc, allow_nan=False)})
     _atomic_write(Path(path), blob)
@@ -154,7 +170,8 @@ def update_checkpoint_metadata(path: str | os.PathLike, **changes: Any) -> dict:
 # reading
 
 
-def _read_source(src: str | os.PathLike | bytes) -> bytes:
+def read_source(src: str | os.PathLike | bytes) -> bytes:
+    """A checkpoint's bytes from a path or bytes, refusing anything over the size limit."""
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     else:
@@ -214,12 +231,13 @@ def parse_header(data: bytes) -> tuple[dict, dict]:
 
 def read_metadata(src: str | os.PathLike | bytes) -> dict:
     """The metadata document alone, validated, without building a model."""
-    _, doc = parse_header(_read_source(src))
-    _configs(doc)
+    _, doc = parse_header(read_source(src))
+    configs_of(doc)
     return doc
 
 
-def _configs(doc: dict) -> tuple[ModelConfig, DataConfig, TrainConfig]:
+def configs_of(doc: dict) -> tuple[ModelConfig, DataConfig, TrainConfig]:
+    """The validated configs of a metadata document (CheckpointError if any is invalid)."""
     try:
         mc = from_dict(ModelConfig, doc.get("model"))
         dc = from_dict(DataConfig, doc.get("data"))
@@ -233,6 +251,10 @@ def _configs(doc: dict) -> tuple[ModelConfig, DataConfig, TrainConfig]:
 
 def expected_tensors(mc: ModelConfig) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
     """Names, shapes and dtypes of a model's state_dict, computed without allocating memory."""
+    import torch
+
+    from .model import VAE
+
     with torch.device("meta"):
         m = VAE(mc)
     return {k: (tuple(v.shape), v.dtype) for k, v in m.state_dict().items()}
@@ -240,12 +262,15 @@ def expected_tensors(mc: ModelConfig) -> dict[str, tuple[tuple[int, ...], torch.
 
 def load_checkpoint(src: str | os.PathLike | bytes, device: str | torch.device = "cpu") -> Checkpoint:
     """Open a checkpoint from a path or bytes, validating everything. Raises CheckpointError."""
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load as st_load
 
-    data = _read_source(src)
+    from .model import VAE
+
+    data = read_source(src)
     header, doc = parse_header(data)
-    mc, dc, tc = _configs(doc)
+    mc, dc, tc = configs_of(doc)
     expected = expected_tensors(mc)
     missing = sorted(set(expected) - set(header))
     extra = sorted(set(header) - set(expected))
@@ -257,7 +282,7 @@ def load_checkpoint(src: str | os.PathLike | bytes, device: str | torch.device =
         if tuple(ent["shape"]) != shape:
             raise CheckpointError(f"tensor {name!r} has shape {tuple(ent['shape'])}, the "
                                   f"architecture needs {shape}")
-        if ent.get("dtype") not in _DTYPES or (dtype == torch.int64) != (ent["dtype"] == "I64"):
+        if ent.get("dtype") not in DTYPE_NAMES or (dtype == torch.int64) != (ent["dtype"] == "I64"):
             raise CheckpointError(f"tensor {name!r} has unsupported dtype {ent.get('dtype')!r}")
     try:
         tensors = st_load(data)
@@ -290,12 +315,16 @@ def file_sha256(path: str | os.PathLike) -> str:
 def save_trainer_state(path: str | os.PathLike, state: dict) -> None:
     import io
 
+    import torch
+
     buf = io.BytesIO()
     torch.save(state, buf)
     _atomic_write(Path(path), buf.getvalue())
 
 
 def load_trainer_state(path: str | os.PathLike) -> dict:
+    import torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:

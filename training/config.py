@@ -7,7 +7,9 @@ allocated from an untrusted file.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 ARCHS = ("mlp", "conv")
@@ -15,6 +17,19 @@ LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned")
 # "unit": pixels scaled to [0, 1]; "symmetric": to [-1, 1] (only valid with a Gaussian likelihood).
 PREPROCESS = ("unit", "symmetric")
 BINARIZE = ("none", "dynamic")
+
+
+def default_data_root() -> str:
+    """$VAE_DATA_ROOT, else ../shared/datasets if it exists, else ./.data.
+
+    (Here rather than in training.data so that the explorer can show it without importing torch.)
+    """
+    env = os.environ.get("VAE_DATA_ROOT")
+    if env:
+        return env
+    shared = Path("../shared/datasets")
+    return str(shared) if shared.is_dir() else ".data"
+
 
 # Bounds checked before anything is allocated from a checkpoint someone hands us.
 MAX_SIDE = 256

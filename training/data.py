@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import default_data_root
+
 DATASETS = ("shapes", "mnist", "fashion-mnist", "kmnist", "cifar10", "celeba", "folder")
 CELEBA_ATTRIBUTE = "Smiling"  # the CelebA label: 1 = smiling, 0 = not smiling
 CELEBA_CROP = 148  # centre crop of the 178x218 aligned images, then resize (as in PyTorch-VAE)
@@ -67,13 +69,7 @@ class Dataset:
                        None if self.factors is None else self.factors[:n], self.factor_names)
 
 
-def default_root() -> str:
-    """$VAE_DATA_ROOT, else ../shared/datasets if it exists, else ./.data."""
-    env = os.environ.get("VAE_DATA_ROOT")
-    if env:
-        return env
-    shared = Path("../shared/datasets")
-    return str(shared) if shared.is_dir() else ".data"
+default_root = default_data_root  # $VAE_DATA_ROOT, else ../shared/datasets, else ./.data
 
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = "train",

@@ -819,8 +819,21 @@ LatentMap.prototype.ensureView = function () {
   return _ensure.call(this);
 };
 
+// Python sends the data dict as UTF-8 JSON bytes (see latent_map.py: a dict would make
+// Streamlit import pandas to look for dataframes in it, ~0.5 s on the first render).
+function decodeData(data) {
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data)
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return JSON.parse(new TextDecoder().decode(bytes));
+  }
+  return data;
+}
+
 export default function (component) {
-  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  const { parentElement, setStateValue, setTriggerValue } = component;
+  let data;
+  try { data = decodeData(component.data); } catch (err) { console.error("latent_map: bad data", err); return; }
   if (!data || typeof data !== "object") return;
   let inst = INSTANCES.get(parentElement);
   if (!inst) { inst = new LatentMap(parentElement); INSTANCES.set(parentElement, inst); }
