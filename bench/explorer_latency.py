@@ -210,6 +210,21 @@ def demo_70k(browser, n=70_000):
 FLOOR_APP = "import streamlit as st\nst.title('floor')\n"
 
 
+def direct_open(browser, cache: Path, ckpt: str, n: int, data_root: str) -> float:
+    """Process start -> map of n points ready, for a checkpoint named in the URL."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 950})
+    page = ctx.new_page()
+    srv = harness.AppServer(cache, extra_env={"VAE_DATA_ROOT": data_root})
+    srv.start()
+    try:
+        page.goto(f"{srv.url}/?ckpt={ckpt}")
+        wait_points(page, n)
+        return time.perf_counter() - srv.started_at
+    finally:
+        ctx.close()
+        srv.stop()
+
+
 def streamlit_floor(browser, tmp: Path) -> float:
     """Process start -> title visible for a one-line Streamlit app: what any app costs here."""
     script = tmp / "floor_app.py"
@@ -303,6 +318,19 @@ def main():
                 finally:
                     ctx.close()
                     srv.stop()
+            mnist = REPO / "checkpoints" / "mnist-conv-z2.safetensors"
+            root = Path(os.environ.get("VAE_DATA_ROOT", REPO.parent / "shared" / "datasets"))
+            if mnist.is_file() and (root / "MNIST" / "raw").is_dir():
+                c10 = tmp / "cache-mnist"
+                times = [direct_open(browser, c10, mnist.name, 10_000, str(root))
+                         for _ in range(1 + max(1, args.repeat))]
+                print(f"\n[10k points: {mnist.name}, MNIST test split from {root}]")
+                print(f"  process start -> 10k map ready, cold (empty cache): {times[0]:.2f} s")
+                print(f"  process start -> 10k map ready, warm: "
+                      f"{', '.join(f'{t:.2f}' for t in times[1:])} s "
+                      f"(median {statistics.median(times[1:]):.2f})")
+            else:
+                print(f"\n[10k points] skipped: needs {mnist.name} and MNIST under {root}")
             fm, wm = statistics.median(floors), statistics.median(warm_opens)
             print(f"\n[warm open, repeated] process start -> default map ready: "
                   f"{', '.join(f'{w:.2f}' for w in warm_opens)} s (median {wm:.2f}); "

@@ -165,11 +165,14 @@ def data_sidebar(ck) -> state.Ctx:
     t0 = time.perf_counter()
     with st.spinner(f"Encoding {len(labels):,} images (once; cached on disk)…"):
         try:
-            enc, hit = compute.encoded(ck.sha256, c.data_key, ck, x_nchw, labels)
+            enc, hit = compute.codes(ck.sha256, c.data_key, ck, x_nchw, labels)
         except CheckpointError as e:  # the background validation of the tensors failed
             c.data_error = str(e)
             return c
-    c.images, c.labels, c.enc = images, labels, enc
+    rec, job = compute.reconstructions(ck.sha256, c.data_key)
+    if rec is None:  # decoded after this run (main() starts it), originals meanwhile
+        c.extras["recon_pending"] = (ck.sha256, c.data_key, ck, x_nchw, labels, enc["mu"])
+    c.images, c.labels, c.enc = images, labels, {**enc, **(rec or {})}
     c.label_names = checkpoints.label_names(ck, labels)
     c.data_desc = f"{dc.dataset} {split}, {len(labels):,} images"
     c.extras["encode_seconds"] = time.perf_counter() - t0
@@ -231,6 +234,8 @@ def main() -> None:
         nav.run()
     finally:  # also when the page stops or reruns: the model is wanted either way
         compute.warm_up(ck)
+        if "recon_pending" in c.extras:
+            compute.start_reconstruction(*c.extras["recon_pending"])
 
 
 main()

@@ -82,6 +82,7 @@ class OpenedCheckpoint:
         self._ck: Checkpoint | None = None
         self.error: str | None = None
         self._lock = threading.Lock()
+        self._loader: threading.Thread | None = None
 
     def load(self) -> Checkpoint:
         """Validate everything and build the model (once; thread-safe)."""
@@ -110,8 +111,9 @@ class OpenedCheckpoint:
         return self._ck is not None
 
     def load_in_background(self, before=None) -> None:
-        """Start load() in a daemon thread (before(): e.g. set torch's threads first)."""
-        if self._ck is not None or self.error is not None:
+        """Start load() in a daemon thread (before(): e.g. set torch's threads first). Once:
+        the app calls this after every script run."""
+        if self._ck is not None or self.error is not None or self._loader is not None:
             return
 
         def run():
@@ -122,10 +124,12 @@ class OpenedCheckpoint:
             except Exception:  # recorded in self.error; shown by the app on its next run
                 pass
 
-        threading.Thread(target=run, name="checkpoint-load", daemon=True).start()
+        self._loader = threading.Thread(target=run, name="checkpoint-load", daemon=True)
+        self._loader.start()
 
 
 def mark_validated(sha256: str) -> None:
+    """Remember (in the disk cache) that these exact bytes passed full validation here."""
     cache.save(sha256, "validated", None, {"ok": np.ones(1, np.uint8)})
 
 

@@ -18,12 +18,16 @@ _THREADS_SET = False
 
 
 def set_threads(n: int | None = None) -> int:
-    """Pin torch's intra-op threads once: all cores (the app is the only heavy user), at most 8.
+    """Pin torch's intra-op threads once: all cores but one (the browser and the Streamlit
+    server need one to stay responsive), at least 1, at most 8. $VAE_EXPLORER_THREADS overrides.
 
+    On a 2-core machine that is one thread: measured here with other work running, encoding
+    2k MNIST images took 1.1-1.4 s with one thread and 1.4-2.6 s with two.
     Interop threads stay at 1: the explorer decodes one batch at a time.
     """
     global _THREADS_SET
-    n = n or int(os.environ.get("VAE_EXPLORER_THREADS", 0)) or min(8, os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    n = n or int(os.environ.get("VAE_EXPLORER_THREADS", 0)) or max(1, min(8, cores - 1))
     torch.set_num_threads(n)
     if not _THREADS_SET:
         try:
@@ -82,44 +86,80 @@ def decode_one(model, z: np.ndarray, preprocess: str = "unit", y=None) -> np.nda
     return decode(model, np.asarray(z)[None], preprocess, y)[0]
 
 
-@torch.inference_mode()
-def encode_split(model, images: np.ndarray, labels: np.ndarray | None, preprocess: str = "unit",
-                 batch: int = 256, progress: Callable[[float], None] | None = None) -> dict:
-    """Encode uint8 images (N, C, H, W) with the encoder means.
+def _labels_for(model, labels) -> torch.Tensor | None:
+    if not getattr(model, "num_classes", 0):
+        return None
+    return torch.as_tensor(np.asarray(labels), dtype=torch.long).clamp(0, model.num_classes - 1)
 
-    Returns numpy arrays: mu, logvar (N, D) float32; recon (N, H, W, C) uint8 (decoded at mu);
-    rec_err (N,) mean squared error per pixel in [0, 1] display space; kl (N,) KL(q(z|x) || p(z))
-    in nats; kl_per_dim (D,) its mean over points.
+
+@torch.inference_mode()
+def encode_codes(model, images: np.ndarray, labels: np.ndarray | None, preprocess: str = "unit",
+                 batch: int = 256) -> dict:
+    """Encoder means of uint8 images (N, C, H, W): the cheap half of encode_split (the decoder
+    costs ~4x the encoder for the conv models), enough to draw the map.
+
+    Returns mu, logvar (N, D) float32; kl (N,) KL(q(z|x) || p(z)) in nats; kl_per_dim (D,) its
+    mean over points.
+    """
+    _inference_layout(model)
+    images = np.asarray(images)
+    n, d = len(images), model.latent_dim
+    mu = np.empty((n, d), np.float32)
+    logvar = np.empty((n, d), np.float32)
+    yt = _labels_for(model, labels)
+    for i in range(0, n, batch):
+        xb = to_data_space(torch.from_numpy(np.ascontiguousarray(images[i:i + batch])), preprocess)
+        m, lv = model.encode(xb, None if yt is None else yt[i:i + batch])
+        mu[i:i + batch] = m.numpy()
+        logvar[i:i + batch] = lv.numpy()
+    kl_dims = kl_per_dim_per_point(mu, logvar)
+    return {"mu": mu, "logvar": logvar, "kl": kl_dims.sum(1).astype(np.float32),
+            "kl_per_dim": kl_dims.mean(0).astype(np.float32)}
+
+
+def reconstruct(model, mu: np.ndarray, images: np.ndarray, labels: np.ndarray | None,
+                preprocess: str = "unit", batch: int = 256, lock=None,
+                progress: Callable[[float], None] | None = None) -> dict:
+    """Reconstructions decoded at the encoder means, and their error against the originals.
+
+    Returns recon (N, H, W, C) uint8 and rec_err (N,) mean squared error per pixel in [0, 1].
+    lock (optional) is held per batch only, so that other decodes can run in between.
     """
     _inference_layout(model)
     images = np.asarray(images)
     n = len(images)
-    d = model.latent_dim
     c, h, w = model.cfg.image_shape
-    mu = np.empty((n, d), np.float32)
-    logvar = np.empty((n, d), np.float32)
     recon = np.empty((n, h, w, c), np.uint8)
     rec_err = np.empty(n, np.float32)
-    yt = None
-    if getattr(model, "num_classes", 0):
-        yt = torch.as_tensor(np.asarray(labels), dtype=torch.long).clamp(0, model.num_classes - 1)
+    yt = _labels_for(model, labels)
     for i in range(0, n, batch):
-        xb8 = torch.from_numpy(np.ascontiguousarray(images[i:i + batch]))
-        xb = to_data_space(xb8, preprocess)
-        yb = None if yt is None else yt[i:i + batch]
-        m, lv = model.encode(xb, yb)
-        xr = to_unit(model.mean_image(m, yb), preprocess).clamp(0, 1)
-        mu[i:i + batch] = m.numpy()
-        logvar[i:i + batch] = lv.numpy()
+        with (lock or _NoLock()), torch.inference_mode():
+            zb = torch.from_numpy(np.ascontiguousarray(mu[i:i + batch], np.float32))
+            xr = to_unit(model.mean_image(zb, None if yt is None else yt[i:i + batch]),
+                         preprocess).clamp(0, 1)
         recon[i:i + batch] = to_uint8(xr)
-        orig = xb8.float() / 255.0
+        orig = torch.from_numpy(np.ascontiguousarray(images[i:i + batch])).float() / 255.0
         rec_err[i:i + batch] = ((xr - orig) ** 2).flatten(1).mean(1).numpy()
         if progress:
             progress(min(1.0, (i + batch) / max(1, n)))
-    kl_dims = kl_per_dim_per_point(mu, logvar)
-    return {"mu": mu, "logvar": logvar, "recon": recon, "rec_err": rec_err,
-            "kl": kl_dims.sum(1).astype(np.float32),
-            "kl_per_dim": kl_dims.mean(0).astype(np.float32)}
+    return {"recon": recon, "rec_err": rec_err}
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def encode_split(model, images: np.ndarray, labels: np.ndarray | None, preprocess: str = "unit",
+                 batch: int = 256) -> dict:
+    """Both halves: encode_codes() plus reconstruct() (mu, logvar, kl, kl_per_dim, recon,
+    rec_err)."""
+    out = encode_codes(model, images, labels, preprocess, batch)
+    out.update(reconstruct(model, out["mu"], images, labels, preprocess, batch))
+    return out
 
 
 def kl_per_dim_per_point(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:

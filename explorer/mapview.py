@@ -85,6 +85,27 @@ def progress_panel(m: MapInfo) -> None:
     _poll()
 
 
+def recon_progress(c: state.Ctx) -> None:
+    """Progress of the background reconstructions; reruns the app when they are ready."""
+    pending = c.extras.get("recon_pending")
+    if not pending:
+        return
+
+    @st.fragment(run_every=0.5)
+    def _poll():
+        _, job = compute.reconstructions(pending[0], pending[1])
+        if job is not None and job.arrays is not None:
+            st.rerun()
+        elif job is not None and job.error:
+            st.warning(f"Reconstructions failed ({job.error}); the map shows originals only.")
+        else:
+            frac = 0.0 if job is None else job.frac
+            st.progress(min(1.0, frac), text="Decoding reconstructions in the background — "
+                                             "hover shows the originals meanwhile")
+
+    _poll()
+
+
 def path_on_map(c: state.Ctx, m: MapInfo, z_path: np.ndarray) -> np.ndarray:
     z_path = np.asarray(z_path, np.float32)
     if m.method == "identity" or c.d <= 2:
@@ -143,6 +164,8 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
     selected = [p["index"] for p in (ss.get("point_a"), ss.get("point_b"))
                 if p and p.get("kind") == "index" and 0 <= p["index"] < len(m.xy)]
     path_xy = None if path_z is None else path_on_map(c, m, path_z)
+    if colour not in c.enc:  # reconstruction error while the reconstructions are computed
+        colour = "label"
     color_values = None if colour == "label" else np.asarray(c.enc[colour], np.float32)
     grid_images = extent = None
     if hover:
@@ -157,7 +180,8 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
     except ImportError:
         return _fallback_map(kwargs["xy"], kwargs["labels"], kwargs["label_names"],
                              color_values, kwargs["color_title"], path_xy, selected, height, key)
-    return latent_map(images=_display_images(c.images), recons=_display_images(c.enc["recon"]),
+    return latent_map(images=_display_images(c.images),
+                      recons=_display_images(c.enc.get("recon")),
                       grid_images=_display_images(grid_images), grid_extent=extent, **kwargs)
 
 

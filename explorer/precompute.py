@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     encode.set_threads()
     x, y = sample.load_split(ck.data.dataset, a.data_root or default_root(), a.split, a.n)
     key = sample.data_key(ck.data.dataset, a.split, x, y)
-    enc = encode.encode_split(ck.model, x, y, ck.data.preprocess)
+    enc = encode.encode_codes(ck.model, x, y, ck.data.preprocess)
     for method in [m for m in a.methods.split(",") if m]:
         params = projections.cache_params(method, len(y), projections.DEFAULT_SEED, key)
         t = time.time()

@@ -123,7 +123,7 @@ def test_conditional_model_all_pages(tmp_path, monkeypatch):
         _ok(at)
 
 
-WARM_RUN = r"""
+OPEN_RUN = r"""
 import json, sys, threading, time
 importers = []
 def hook(event, args):  # the thread that first loads torch
@@ -131,33 +131,44 @@ def hook(event, args):  # the thread that first loads torch
         importers.append(threading.current_thread().name)
 sys.addaudithook(hook)
 from streamlit.testing.v1 import AppTest
+from explorer import compute
 at = AppTest.from_file(sys.argv[1], default_timeout=120).run()
 errors = [e.message for e in at.exception]
 titles = [t.value for t in at.title]
-ck = at.session_state["active_ck"]
-ready_at_end = ck.ready
-for _ in range(1200):
-    if ck.ready or ck.error:
+c = at.session_state["ctx"]
+has_recon = "recon" in c.enc
+threads = sorted({t.name for t in threading.enumerate()})
+for _ in range(2400):  # let the background work finish before the process exits
+    rec, job = compute.reconstructions(c.ck.sha256, c.data_key)
+    if (c.ck.ready or c.ck.error) and (rec is not None or (job is not None and job.error)):
         break
     time.sleep(0.05)
 print(json.dumps({"errors": errors, "titles": titles, "importers": importers,
-                  "ready_at_end": ready_at_end, "ready": ck.ready, "error": ck.error}))
+                  "ready": c.ck.ready, "error": c.ck.error, "recon_done": rec is not None,
+                  "has_recon": has_recon, "threads": threads}))
 """
 
 
 def test_warm_open_draws_the_map_before_torch_loads(env):
     """Second start with a filled disk cache: the script run that draws the map imports no
-    torch; the model loads in the background thread afterwards."""
+    torch; the model loads in the background thread afterwards. (Each start is a fresh
+    process, as st.cache_resource would otherwise serve this process's earlier tests.)"""
     import json
     import subprocess
     import sys
 
-    at = _app()  # fills the disk cache (dataset sample, codes, hover grid, atlases)
-    _ok(at)
-    out = subprocess.run([sys.executable, "-c", WARM_RUN, APP], capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    got = json.loads(out.stdout.strip().splitlines()[-1])
-    assert got["errors"] == [] and got["titles"] == ["Latent map"]
-    assert got["importers"] == ["checkpoint-load"], got
-    assert got["ready"] and got["error"] is None
+    def start() -> dict:
+        out = subprocess.run([sys.executable, "-c", OPEN_RUN, APP], capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    cold = start()  # fills the disk cache (dataset sample, codes, hover grid, atlases)
+    assert cold["errors"] == [] and cold["titles"] == ["Latent map"]
+    assert cold["importers"] == ["ScriptRunner.scriptThread"]  # it had to encode
+    assert not cold["has_recon"] and cold["recon_done"]  # decoded after the first map
+    warm = start()
+    assert warm["errors"] == [] and warm["titles"] == ["Latent map"]
+    assert warm["importers"] == ["checkpoint-load"], warm
+    assert warm["ready"] and warm["error"] is None
+    assert warm["has_recon"] and "reconstructions" not in warm["threads"]  # from the disk cache

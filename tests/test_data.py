@@ -87,6 +87,13 @@ def test_shapes_are_deterministic_with_factors():
     ink = imgs.reshape(300, -1).sum(1)
     sel = labels == 1
     assert np.corrcoef(factors[sel, 0], ink[sel])[0, 1] > 0.9
+    # position is a small jitter around the middle (so that it cannot dominate a 2-D latent),
+    # and follows the x factor
+    im = imgs[:, 0].astype(np.float64)
+    cx = (im * (np.arange(28) + 0.5)).sum((1, 2)) / im.sum((1, 2))
+    circles_and_rings = np.isin(labels, [1, 5])  # symmetric: ink centre = shape centre
+    assert np.abs(cx[circles_and_rings] - 14).max() <= shapes.POSITION_JITTER + 0.05
+    assert np.corrcoef(factors[circles_and_rings, 1], cx[circles_and_rings])[0, 1] > 0.95
 
 
 def test_shapes_dataset_splits():

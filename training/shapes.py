@@ -6,8 +6,8 @@ known generative factors, returned as float arrays so that latent codes can be c
 them later:
 
     class     one of SHAPE_NAMES (the label)
-    scale     0..1  -> radius 5.5..9 pixels
-    x, y      0..1  -> centre position, left..right / top..bottom, inside the frame
+    scale     0..1  -> radius 7..8.5 pixels
+    x, y      0..1  -> centre offset, -1..+1 pixel from the middle (left..right / top..bottom)
     rotation  0..1  -> -45..+45 degrees (circles and rings look the same at any rotation)
 
 The same (n, seed) always gives the same images, on any machine.
@@ -24,8 +24,13 @@ TRAIN_SIZE = 20_000
 TEST_SIZE = 5_000
 TRAIN_SEED = 20240
 TEST_SEED = 20241
-R_MIN, R_MAX = 5.5, 9.0
+R_MIN, R_MAX = 7.0, 8.5
 MAX_ROT = np.pi / 4
+# Shapes sit near the middle and vary little in size. With free placement (and radii 5.5-9 px),
+# position and size change more pixels than the shape does, so a 2-D VAE spent its two
+# dimensions on them and the classes mixed on the map (5-NN shape accuracy 21%, then 49% with
+# free size); with these ranges the same model separates the shapes (84% after 10 epochs).
+POSITION_JITTER = 1.0  # pixels
 
 
 def _box(u, v, bx, by):
@@ -86,8 +91,9 @@ def generate_shapes(n: int, seed: int = 0):
     # Keep the rotated shape inside the frame: corners of a rotated square reach r * sqrt(2) * 0.78.
     reach = radius * 1.12
     lo, hi = reach + 1.0, SIDE - 1.0 - reach
-    cx = lo + fx * (hi - lo)
-    cy = lo + fy * (hi - lo)
+    mid = SIDE / 2
+    cx = np.clip(mid + (2 * fx - 1) * POSITION_JITTER, lo, hi)
+    cy = np.clip(mid + (2 * fy - 1) * POSITION_JITTER, lo, hi)
     theta = (frot * 2 - 1) * MAX_ROT
     coords = np.arange(SIDE, dtype=np.float32) + 0.5
     out = np.empty((n, SIDE, SIDE), dtype=np.uint8)

@@ -31,6 +31,9 @@ if c.d > 2:
 
 m = mapview.current_map(c, proj)
 mapview.progress_panel(m)
+mapview.recon_progress(c)
+if colour == "rec_err" and "rec_err" not in c.enc:
+    st.caption("Colouring by reconstruction error once the reconstructions are ready.")
 
 a, b = c.resolve(ss.get("point_a")), c.resolve(ss.get("point_b"))
 path_z = None
@@ -52,11 +55,14 @@ with right:
         z = c.resolve(p)
         if z is None:
             continue
-        if p.get("kind") == "index":
+        if p.get("kind") == "index" and "recon" in c.enc:
             i = int(p["index"])
             pair = np.stack([c.images[i], c.enc["recon"][i]])
             st.image(im.for_display(im.upscale(interpolate.filmstrip(pair, pad=1), scale)),
                      caption="original · reconstruction")
+        elif p.get("kind") == "index":
+            st.image(im.for_display(im.upscale(c.images[int(p["index"])], scale)),
+                     caption="original (reconstruction being decoded)")
         else:
             img = compute.decode_memo(c.ck, z[None], c.y_cond)[0]
             st.image(im.for_display(im.upscale(img, scale)), caption="decoded")
@@ -74,6 +80,6 @@ if not c.presenter:
     if m.fit is not None and m.key.startswith("pca:"):
         r = m.fit["explained_ratio"]
         bits.append(f"PCA explains {100 * r[0]:.0f}% + {100 * r[1]:.0f}% of the code variance")
-    rec = c.enc["rec_err"]
-    bits.append(f"mean reconstruction MSE {float(np.mean(rec)):.4f}")
+    if "rec_err" in c.enc:
+        bits.append(f"mean reconstruction MSE {float(np.mean(c.enc['rec_err'])):.4f}")
     st.caption(" · ".join(bits))
