@@ -134,10 +134,15 @@ def test_cli_and_evaluate_on_real_mnist(tmp_path, shared_datasets):
 
 
 def test_resume_with_only_out_reuses_the_saved_settings(tmp_path):
-    train(tiny(tmp_path, epochs=1, final_eval=False))
+    cfg = tiny(tmp_path, epochs=1, final_eval=False)
+    cfg.command = "python -m training --first-run"
+    train(cfg)
     assert main(["--resume", "--out", str(tmp_path / "run"), "--epochs", "2", "--device", "cpu",
                  "--no-progress", "--no-images"]) == 0
     ck = load_checkpoint(tmp_path / "run" / "model.safetensors")
     assert [r["epoch"] for r in ck.history] == [1, 2]
+    assert ck.info["command"] == ("python -m training --first-run && python -m training "
+                                  f"--resume --out {tmp_path / 'run'} --epochs 2 --device cpu "
+                                  "--no-progress --no-images")
     assert ck.model_config.arch == "mlp" and ck.model_config.hidden == [64]
     assert ck.data.train_size == 512 and ck.train.epochs == 2

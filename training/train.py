@@ -169,6 +169,9 @@ def resume_config(cfg: RunConfig) -> tuple[RunConfig, dict]:
         merged["data_root"] = saved.get("data_root", "")
     if cfg.epochs is None:
         merged["epochs"] = saved.get("epochs", st["epoch"])
+    if cfg.command and saved.get("command") and cfg.command != saved["command"]:
+        # the model card shows how a checkpoint was made: every invocation, in order
+        merged["command"] = f"{saved['command']} && {cfg.command}"
     known = {f.name for f in dataclasses.fields(RunConfig)}
     return RunConfig(**{k: v for k, v in merged.items() if k in known}), st
 

@@ -31,7 +31,6 @@ if c.d > 2:
 
 m = mapview.current_map(c, proj)
 mapview.progress_panel(m)
-mapview.recon_progress(c)
 if colour == "rec_err" and "rec_err" not in c.enc:
     st.caption("Colouring by reconstruction error once the reconstructions are ready.")
 
@@ -43,6 +42,7 @@ if a is not None and b is not None:
 left, right = st.columns([3, 1]) if not c.presenter else st.columns([4, 1])
 with left:
     ev = mapview.draw(c, m, colour, path_z, height=720 if c.presenter else 600)
+    mapview.recon_progress(c)  # below the map, so that the map does not move when it goes
 if mapview.handle_event(c, m, ev):
     st.rerun()
 
