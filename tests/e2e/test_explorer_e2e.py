@@ -32,6 +32,8 @@ def test_default_checkpoint_opens_without_configuration(page, app_server):
     assert "shapes-conv-z2" in shown, shown
     assert page.locator('[data-testid="stException"]').count() == 0
     assert root.get_attribute("data-ready") == "1"
+    # the image atlases were decoded in the Web Worker, off the main thread
+    assert page.evaluate("() => window.__latentMapStats.workerPages || 0") >= 2
 
 
 def test_map_shows_expected_number_of_points(page, app_server):
