@@ -141,6 +141,17 @@ def _recon_jobs() -> dict:
     return {}
 
 
+_RECON_KEEP = 6  # finished reconstruction sets kept in memory (70k MNIST: 55 MB each)
+
+
+def _remember(jobs: dict, key, job: ReconJob) -> None:
+    jobs.pop(key, None)
+    jobs[key] = job  # newest last
+    done = [k for k, j in jobs.items() if j.done]
+    for k in done[: max(0, len(done) - _RECON_KEEP)]:
+        del jobs[k]
+
+
 def _recon_params(data_key: str) -> dict:
     return {"data": data_key, "v": ENCODE_VERSION}
 
@@ -154,7 +165,9 @@ def reconstructions(sha: str, data_key: str) -> tuple[dict | None, ReconJob | No
     if job is None:
         got = cache.load(sha, "recon", _recon_params(data_key))
         if got is not None:
-            jobs[key] = job = ReconJob(got)
+            job = ReconJob(got)
+            with _JOBS_LOCK:
+                _remember(jobs, key, job)
             return got, job
     return None, job
 
@@ -165,7 +178,8 @@ def start_reconstruction(sha: str, data_key: str, ck, x_nchw, labels, mu) -> Rec
     with _JOBS_LOCK:
         job = jobs.get(key)
         if job is None:
-            jobs[key] = job = ReconJob()
+            job = ReconJob()
+            _remember(jobs, key, job)
             job.thread = threading.Thread(
                 target=job.run, args=(sha, _recon_params(data_key), ck, x_nchw, labels, mu),
                 name="reconstructions", daemon=True)

@@ -412,3 +412,15 @@ def test_images_helpers():
     assert up.shape == (12, 15, 3) and (up[:3, :3] == u[0, 0, 0]).all()
     t = images.tile(u, 2, pad=1)
     assert t.shape == (4, 11, 3)
+
+
+def test_finished_reconstructions_kept_in_memory_are_bounded():
+    from explorer import compute
+
+    jobs = {}
+    running = compute.ReconJob()  # still decoding: never dropped
+    compute._remember(jobs, "running", running)
+    for i in range(compute._RECON_KEEP + 4):
+        compute._remember(jobs, i, compute.ReconJob({"recon": np.zeros(1, np.uint8)}))
+    assert jobs["running"] is running
+    assert [k for k in jobs if k != "running"] == list(range(4, compute._RECON_KEEP + 4))
