@@ -424,3 +424,22 @@ def test_finished_reconstructions_kept_in_memory_are_bounded():
         compute._remember(jobs, i, compute.ReconJob({"recon": np.zeros(1, np.uint8)}))
     assert jobs["running"] is running
     assert [k for k in jobs if k != "running"] == list(range(4, compute._RECON_KEEP + 4))
+
+
+def test_precompute_writes_maps_the_app_finds(tmp_path, monkeypatch):
+    """python -m explorer.precompute stores a projection under exactly the key the app asks
+    for (checkpoint sha256 + the sample's content key), in the folder given by --out."""
+    from explorer import precompute, sample
+
+    ck_file = make_checkpoint(tmp_path / "z4.safetensors", latent_dim=4)
+    out = tmp_path / "shipped"
+    assert precompute.main([str(ck_file), "--methods", "tsne", "--n", "150",
+                            "--out", str(out)]) == 0
+    ck, err = checkpoints.open_path(ck_file)
+    x, y = sample.load_split("shapes", "", "test", 150)  # what the app's "test" sample is
+    key = sample.data_key("shapes", "test", x, y)
+    monkeypatch.setenv("VAE_EXPLORER_SHIPPED_CACHE", str(out))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "user"))
+    got = cache.load(ck.sha256, "proj-tsne", projections.cache_params("tsne", 150,
+                                                                      projections.DEFAULT_SEED, key))
+    assert got is not None and got["xy"].shape == (150, 2) and np.isfinite(got["xy"]).all()
