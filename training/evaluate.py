@@ -126,7 +126,11 @@ def evaluate_model(model, test: Dataset, preprocess: str, train: Dataset | None 
         bgen = torch.Generator(device=device).manual_seed(seed)
         cond = model.cfg.num_classes > 0
         total = 0.0
-        bs = max(1, min(batch_size, 100))
+        # images per batch so that about this many samples are decoded at once: on a CPU small
+        # batches stay in cache (k=500, conv z=16, one thread: 0.28 s per image with 5k samples
+        # per batch, 0.6 s with 50k)
+        per_batch = 50_000 if torch.device(device).type == "cuda" else 5_000
+        bs = max(1, min(batch_size, per_batch // k))
         rng = range(0, test.images.shape[0], bs)
         if progress:
             from tqdm import tqdm
