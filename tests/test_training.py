@@ -131,6 +131,8 @@ def test_cli_and_evaluate_on_real_mnist(tmp_path, shared_datasets):
     m = ck.metrics
     assert m["iw_k"] == 20 and m["iw_nll"] <= m["test_loss"] + 1.0
     assert m["test_loss"] < 240 and m["knn_accuracy"] > 0.5
+    # only the IW bound comes from the first 200 images; the rest is the whole test split
+    assert m["iw_test_size"] == 200 and m["test_size"] == 10_000
 
 
 def test_resume_with_only_out_reuses_the_saved_settings(tmp_path):
