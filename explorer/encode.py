@@ -4,6 +4,7 @@ Plain functions, no streamlit. Everything runs on CPU in batches under torch.inf
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Callable
 
@@ -133,7 +134,7 @@ def reconstruct(model, mu: np.ndarray, images: np.ndarray, labels: np.ndarray | 
     rec_err = np.empty(n, np.float32)
     yt = _labels_for(model, labels)
     for i in range(0, n, batch):
-        with (lock or _NoLock()), torch.inference_mode():
+        with (lock or contextlib.nullcontext()), torch.inference_mode():
             zb = torch.from_numpy(np.ascontiguousarray(mu[i:i + batch], np.float32))
             xr = to_unit(model.mean_image(zb, None if yt is None else yt[i:i + batch]),
                          preprocess).clamp(0, 1)
@@ -143,14 +144,6 @@ def reconstruct(model, mu: np.ndarray, images: np.ndarray, labels: np.ndarray | 
         if progress:
             progress(min(1.0, (i + batch) / max(1, n)))
     return {"recon": recon, "rec_err": rec_err}
-
-
-class _NoLock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def encode_split(model, images: np.ndarray, labels: np.ndarray | None, preprocess: str = "unit",

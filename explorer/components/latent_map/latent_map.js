@@ -105,7 +105,7 @@ function decodePoints(p) {
 // 150-450 ms of main-thread time per 2048x2048 page, ~2.2 s for 70k points in 8 pages, during
 // which pan, zoom and hover stall. A Web Worker (from an inline source, so no extra file to
 // serve) does it off the main thread; the main thread only receives the pixel buffers.
-function decodePageSync(bytes, channels, makeCanvas) {
+function decodePagePixels(bytes, channels, makeCanvas) {
   return createImageBitmap(new Blob([bytes], { type: "image/png" }),
     { premultiplyAlpha: "none", colorSpaceConversion: "none" }).then((bmp) => {
     const w = bmp.width, h = bmp.height;
@@ -124,10 +124,10 @@ function decodePageSync(bytes, channels, makeCanvas) {
 
 const WORKER_SRC = `
 ${b64bytes.toString()}
-${decodePageSync.toString()}
+${decodePagePixels.toString()}
 onmessage = (e) => {
   const { id, b64, channels } = e.data;
-  decodePageSync(b64bytes(b64), channels, (w, h) => new OffscreenCanvas(w, h)).then(
+  decodePagePixels(b64bytes(b64), channels, (w, h) => new OffscreenCanvas(w, h)).then(
     (r) => postMessage({ id, w: r.w, h: r.h, data: r.data }, [r.data.buffer]),
     (err) => postMessage({ id, error: String(err && err.message || err) }));
 };`;
@@ -167,7 +167,7 @@ async function decodeAtlasPage(b64, channels) {
       console.warn("latent_map: worker decode failed, decoding on the main thread", err);
     }
   }
-  return decodePageSync(b64bytes(b64), channels, (cw, ch) =>
+  return decodePagePixels(b64bytes(b64), channels, (cw, ch) =>
     typeof OffscreenCanvas === "function" ? new OffscreenCanvas(cw, ch)
       : Object.assign(document.createElement("canvas"), { width: cw, height: ch }));
 }
