@@ -148,3 +148,24 @@ def test_resume_with_only_out_reuses_the_saved_settings(tmp_path):
                                   "--no-progress --no-images")
     assert ck.model_config.arch == "mlp" and ck.model_config.hidden == [64]
     assert ck.data.train_size == 512 and ck.train.epochs == 2
+
+
+def test_knn_uses_undithered_codes_for_test_and_reference_alike():
+    from training.config import ModelConfig
+    from training.data import load_dataset
+    from training.evaluate import encode_all, evaluate_model, knn_accuracy
+    from training.model import VAE
+
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(arch="mlp", hidden=[32], latent_dim=2).validate()).eval()
+    test = load_dataset("shapes", split="test").subset(300)
+    train_ds = load_dataset("shapes", split="train").subset(600)
+    m = evaluate_model(model, test, "unit", train_ds, binarize="dynamic")
+    # the map the explorer draws: neither side binarised
+    tmu, _ = encode_all(model, test.images, test.labels, "unit", torch.device("cpu"))
+    rmu, _ = encode_all(model, train_ds.images, train_ds.labels, "unit", torch.device("cpu"))
+    assert m["knn_accuracy"] == knn_accuracy(tmu, test.labels, rmu, train_ds.labels)
+    # and it is not what binarised test codes would give
+    bmu, _ = encode_all(model, test.images, test.labels, "unit", torch.device("cpu"),
+                        binarize_gen=torch.Generator().manual_seed(0))
+    assert not torch.allclose(bmu, tmu)

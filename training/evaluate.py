@@ -6,7 +6,8 @@
     bce_floor, loss_minus_floor        continuous data under a Bernoulli likelihood: the sum of
                                        binary entropies of the pixel intensities is the least BCE
                                        any model can reach, so loss minus floor is what is fixable
-    knn_accuracy                       5-NN label accuracy of the test codes (posterior means),
+    knn_accuracy                       5-NN label accuracy of the test codes (posterior means of the
+                                       images as stored, never binarised: the explorer's map),
                                        with the codes of up to 10,000 training images as reference
                                        (leave-one-out on the test codes when no train set is given)
 """
@@ -147,6 +148,10 @@ def evaluate_model(model, test: Dataset, preprocess: str, train: Dataset | None 
         m["iw_k"] = int(k)
     labels = test.labels.cpu()
     if labels.numel() > KNN_K and len(test.label_names) > 1:
+        # k-NN measures the map the explorer draws: codes of the images as stored, never
+        # binarised, for test and reference alike (mixing the two treatments costs ~1 point)
+        if binarize == "dynamic":
+            mu, _ = encode_all(model, test.images, test.labels, preprocess, device, batch_size)
         if train is not None and train.images.shape[0] > KNN_K:
             ref = train.subset(KNN_REFERENCE)
             rmu, _ = encode_all(model, ref.images, ref.labels, preprocess, device, batch_size)
