@@ -22,7 +22,7 @@ import numpy as np
 from training.checkpoint import (Checkpoint, CheckpointError, configs_of, load_checkpoint,
                                  parse_header, read_source)
 
-from . import cache
+from . import background, cache
 
 REPO = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = REPO / "checkpoints"
@@ -111,7 +111,7 @@ class OpenedCheckpoint:
         return self._ck is not None
 
     def load_in_background(self, before=None) -> None:
-        """Start load() in a daemon thread (before(): e.g. set torch's threads first). Once:
+        """Start load() in a background thread (before(): e.g. set torch's threads first). Once:
         the app calls this after every script run."""
         if self._ck is not None or self.error is not None or self._loader is not None:
             return
@@ -124,8 +124,7 @@ class OpenedCheckpoint:
             except Exception:  # recorded in self.error; shown by the app on its next run
                 pass
 
-        self._loader = threading.Thread(target=run, name="checkpoint-load", daemon=True)
-        self._loader.start()
+        self._loader = background.start(run, "checkpoint-load")
 
 
 def mark_validated(sha256: str) -> None:

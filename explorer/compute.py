@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from . import cache, cursor, projections, sample
+from . import background, cache, cursor, projections, sample
 from .checkpoints import open_path
 from .images import chw_to_hwc
 
@@ -124,6 +124,7 @@ class ReconJob:
 
         def progress(f):
             self.frac = f
+            background.check()  # between batches: give up when the process exits
 
         try:
             model = ck.model
@@ -180,10 +181,8 @@ def start_reconstruction(sha: str, data_key: str, ck, x_nchw, labels, mu) -> Rec
         if job is None:
             job = ReconJob()
             _remember(jobs, key, job)
-            job.thread = threading.Thread(
-                target=job.run, args=(sha, _recon_params(data_key), ck, x_nchw, labels, mu),
-                name="reconstructions", daemon=True)
-            job.thread.start()
+            job.thread = background.start(job.run, "reconstructions", sha,
+                                          _recon_params(data_key), ck, x_nchw, labels, mu)
     return job
 
 
