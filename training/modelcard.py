@@ -52,6 +52,17 @@ def row(path: Path) -> dict:
     }
 
 
+def _training_summary(rows: list[dict]) -> str:
+    epochs = sorted(int(r["epochs"]) for r in rows)
+    span = f"{epochs[0]}" if epochs[0] == epochs[-1] else f"{epochs[0]} to {epochs[-1]}"
+    hardware = sorted({r["hardware"] for r in rows})
+    text = f"Trained for {span} epochs on {'; '.join(hardware)}."
+    if not any("cuda" in h.lower() or "gpu" in h.lower() for h in hardware):
+        text += (" CPU-trained models are not converged: retrain them on a GPU with more"
+                 " `--epochs` using the commands below (`--resume` continues a run).")
+    return text
+
+
 def render(paths: list[Path]) -> str:
     rows = [row(p) for p in paths]
     out = [
@@ -63,9 +74,9 @@ def render(paths: list[Path]) -> str:
         "active units count latent dimensions with Var(E[z|x]) > 0.01; k-NN is 5-NN label accuracy",
         "of test codes among training codes. `shapes-conv-z2` is the offline default the app opens.",
         "Published anchors for the IW NLL on dynamically binarised MNIST: VAE 86.76, IWAE (k=50)",
-        "84.78 nats (Burda et al., 2016). The models here were trained on a 2-core CPU (see",
-        "hardware below), for 10 to 45 epochs, and are not converged; retrain them on a GPU with",
-        "more `--epochs` using the commands below (`--resume` continues a run).",
+        "84.78 nats (Burda et al., 2016).",
+        "",
+        _training_summary(rows),
         "",
         "| checkpoint | data | model | epochs | wall time | test -ELBO | minus floor | IW NLL | active units | k-NN acc. | size |",
         "|---|---|---|---|---|---|---|---|---|---|---|",

@@ -1,0 +1,39 @@
+"""checkpoints/README.md is generated from the checkpoints' own metadata."""
+from training.checkpoint import update_checkpoint_metadata
+from training.modelcard import main, render
+
+from _explorer_helpers import make_checkpoint
+
+
+def _history(n):
+    return [{"epoch": i + 1, "train_loss": 100.0, "test_loss": 99.0} for i in range(n)]
+
+
+def test_card_rows_and_summary_come_from_the_files(tmp_path):
+    a = make_checkpoint(tmp_path / "a.safetensors", latent_dim=2)
+    b = make_checkpoint(tmp_path / "b.safetensors", latent_dim=16)
+    update_checkpoint_metadata(a, history=_history(3), hardware="CPU x86_64, 2 cores",
+                               command="python -m training --epochs 3", train_seconds=90.0,
+                               metrics={"test_loss": 150.5, "knn_accuracy": 0.8123})
+    update_checkpoint_metadata(b, history=_history(7), hardware="CPU x86_64, 2 cores",
+                               metrics={"test_loss": 88.0, "iw_nll": 84.25, "iw_k": 500,
+                                        "iw_test_size": 2000, "active_units": 12})
+    card = render([a, b])
+    row_a = next(line for line in card.splitlines() if line.startswith("| `a.safetensors`"))
+    assert "| 3 | 1.5 min | 150.50 |" in row_a and "| 81.2 % |" in row_a
+    row_b = next(line for line in card.splitlines() if line.startswith("| `b.safetensors`"))
+    assert "84.25 (k=500, first 2000 test images)" in row_b and "| 12/16 |" in row_b
+    assert "python -m training --epochs 3" in card
+    assert "Trained for 3 to 7 epochs on CPU x86_64, 2 cores." in card
+    assert "not converged" in card  # CPU only
+    update_checkpoint_metadata(b, hardware="NVIDIA H100 80GB HBM3 (CUDA 12.8)")
+    card = render([a, b])
+    assert "CPU x86_64, 2 cores; NVIDIA H100 80GB HBM3 (CUDA 12.8)" in card
+    assert "not converged" not in card
+
+
+def test_card_refuses_a_broken_file(tmp_path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    assert main([str(bad)]) == 2
+    assert "error" in capsys.readouterr().err
