@@ -42,6 +42,12 @@ def filename(sha256: str, what: str, params: dict | None = None) -> str:
     return f"{sha256[:16]}-{slug}-{h}.npz"
 
 
+def orphans(directory: Path, sha256s) -> list[Path]:
+    """Cache files in directory that belong to none of these checkpoints (by sha256)."""
+    keep = {s[:16] for s in sha256s}
+    return sorted(p for p in Path(directory).glob("*.npz") if p.name[:16] not in keep)
+
+
 def load(sha256: str, what: str, params: dict | None = None) -> dict[str, np.ndarray] | None:
     """The cached arrays, or None. A file whose embedded key does not match is ignored."""
     name = filename(sha256, what, params)

@@ -3,6 +3,7 @@ open of UMAP / t-SNE is instant:
 
     python -m explorer.precompute checkpoints/mnist-mlp-z16.safetensors [--methods umap,tsne]
         [--n 10000] [--split test] [--data-root DIR] [--out checkpoints/cache]
+    python -m explorer.precompute --prune    # drop maps of checkpoints no longer in checkpoints/
 
 Only the 2-D coordinates are stored (about 80 kB per map for 10k points); the encoding itself
 takes seconds and is cached per machine. Keys match what the app computes (checkpoint sha256 +
@@ -15,20 +16,34 @@ import sys
 import time
 from pathlib import Path
 
+from training.checkpoint import file_sha256
+
 from . import cache, encode, projections, sample
-from .checkpoints import open_path
+from .checkpoints import list_checkpoints, open_path
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m explorer.precompute", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint")
+    ap.add_argument("checkpoint", nargs="?")
     ap.add_argument("--methods", default="umap,tsne")
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--split", default="test", choices=["test", "train+test"])
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--out", default=str(cache.SHIPPED_DIR))
+    ap.add_argument("--prune", action="store_true",
+                    help="delete files in --out that belong to no checkpoint in checkpoints/ "
+                         "(a retrained checkpoint has a new sha256, so its old maps are dead weight)")
     a = ap.parse_args(argv)
+    if a.prune:
+        shas = [file_sha256(p) for p in list_checkpoints()]
+        for p in cache.orphans(Path(a.out), shas):
+            p.unlink()
+            print(f"removed {p}")
+    if not a.checkpoint:
+        if not a.prune:
+            ap.error("give a checkpoint, or --prune")
+        return 0
     ck, err = open_path(a.checkpoint)
     if err:
         print(err, file=sys.stderr)

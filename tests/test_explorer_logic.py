@@ -11,6 +11,7 @@ from PIL import Image
 from _explorer_helpers import make_checkpoint
 from explorer import cache, checkpoints, cursor, encode, grids, images, interpolate, projections
 from explorer import traversal
+from training.checkpoint import file_sha256
 
 
 @pytest.fixture(scope="module")
@@ -443,3 +444,9 @@ def test_precompute_writes_maps_the_app_finds(tmp_path, monkeypatch):
     got = cache.load(ck.sha256, "proj-tsne", projections.cache_params("tsne", 150,
                                                                       projections.DEFAULT_SEED, key))
     assert got is not None and got["xy"].shape == (150, 2) and np.isfinite(got["xy"]).all()
+    # --prune keeps the maps of checkpoints in checkpoints/ and drops the rest (this one)
+    shipped = checkpoints.list_checkpoints()[0]
+    keep = cache.save(file_sha256(shipped), "proj-tsne", {"n": 1}, {"xy": np.zeros((1, 2))},
+                      directory=out)
+    assert precompute.main(["--prune", "--out", str(out)]) == 0
+    assert [p.name for p in out.glob("*.npz")] == [keep.name]

@@ -36,3 +36,19 @@ def test_model_card_lists_every_checkpoint():
     card = (ROOT / "checkpoints" / "README.md").read_text()
     for p in SHIPPED:
         assert p.name in card, f"{p.name} is missing from checkpoints/README.md"
+
+
+def test_shipped_maps_belong_to_shipped_checkpoints():
+    from explorer import cache
+    from training.checkpoint import file_sha256
+
+    shas = {p: file_sha256(p) for p in SHIPPED}
+    stale = cache.orphans(cache.SHIPPED_DIR, shas.values())
+    assert not stale, f"maps of no shipped checkpoint: {stale} (python -m explorer.precompute --prune)"
+    # every shipped model with a latent above 2-D opens UMAP / t-SNE from the shipped cache
+    names = [f.name for f in cache.SHIPPED_DIR.glob("*.npz")]
+    for p, sha in shas.items():
+        if load_checkpoint(p).model_config.latent_dim > 2:
+            for method in ("umap", "tsne"):
+                assert any(n.startswith(f"{sha[:16]}-proj-{method}-") for n in names), \
+                    f"{p.name}: no {method} map (python -m explorer.precompute {p.relative_to(ROOT)})"
