@@ -1,7 +1,7 @@
 """Precompute the slow maps for a checkpoint into the shipped cache, so a classroom's first
 open of UMAP / t-SNE is instant:
 
-    python -m explorer.precompute checkpoints/mnist-mlp-z16.safetensors [--methods umap,tsne]
+    python -m explorer.precompute checkpoints/mnist-conv-z16.safetensors [--methods umap,tsne]
         [--n 10000] [--split test] [--data-root DIR] [--out checkpoints/cache]
     python -m explorer.precompute --prune    # drop maps of checkpoints no longer in checkpoints/
 
