@@ -86,8 +86,13 @@ def checkpoint_sidebar() -> None:
             sb.info("No checkpoints in checkpoints/ yet. Train one with "
                     "`python -m training --out checkpoints/my.safetensors`, or open one by path.")
         else:
-            want = ss.get("url_ckpt") or ss.get("active_ckpt_name") or checkpoints.DEFAULT_NAME
+            url = ss.get("url_ckpt")
+            named = checkpoints.resolve_name(url) if url else None  # file name or stem
+            want = (named.name if named else ss.get("active_ckpt_name")) or checkpoints.DEFAULT_NAME
             idx = names.index(want) if want in names else 0
+            if url and named is None and ss.get("ck_pick", names[idx]) == names[idx]:
+                sb.warning(f"The link names a checkpoint that is not included here ({url[:80]}); "
+                           f"showing {names[idx]}.")
             if "ck_pick" not in ss or ss["ck_pick"] not in names:
                 ss["ck_pick"] = names[idx]
             pick = sb.selectbox("Checkpoint", names, key="ck_pick")

@@ -172,3 +172,22 @@ def test_warm_open_draws_the_map_before_torch_loads(env):
     assert warm["importers"] == ["checkpoint-load"], warm
     assert warm["ready"] and warm["error"] is None
     assert warm["has_recon"] and "reconstructions" not in warm["threads"]  # from the disk cache
+
+
+@pytest.mark.parametrize("name", ["mnist-mlp-z5", "mnist-mlp-z5.safetensors"])
+def test_url_names_an_included_checkpoint_by_file_name_or_stem(env, name):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["ckpt"] = name
+    at.run()
+    _ok(at)
+    assert at.session_state["active_ckpt_name"] == "mnist-mlp-z5.safetensors"
+    assert not at.sidebar.warning
+
+
+def test_url_naming_a_missing_checkpoint_says_so(env):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["ckpt"] = "no-such-model"
+    at.run()
+    _ok(at)
+    assert at.session_state["active_ckpt_name"] == checkpoints.DEFAULT_NAME
+    assert "no-such-model" in at.sidebar.warning[0].value
