@@ -36,16 +36,22 @@ def key_string(sha256: str, what: str, params: dict | None = None) -> str:
                       default=str)
 
 
+def _prefix(sha256: str) -> str:
+    """The part of a file name that says which checkpoint it belongs to."""
+    return sha256[:16]
+
+
 def filename(sha256: str, what: str, params: dict | None = None) -> str:
     h = hashlib.sha256(key_string(sha256, what, params).encode()).hexdigest()[:20]
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", what)[:40]
-    return f"{sha256[:16]}-{slug}-{h}.npz"
+    return f"{_prefix(sha256)}-{slug}-{h}.npz"
 
 
 def orphans(directory: Path, sha256s) -> list[Path]:
     """Cache files in directory that belong to none of these checkpoints (by sha256)."""
-    keep = {s[:16] for s in sha256s}
-    return sorted(p for p in Path(directory).glob("*.npz") if p.name[:16] not in keep)
+    keep = {_prefix(s) for s in sha256s}
+    return sorted(p for p in Path(directory).glob("*.npz")
+                  if p.name.split("-", 1)[0] not in keep)
 
 
 def load(sha256: str, what: str, params: dict | None = None) -> dict[str, np.ndarray] | None:
