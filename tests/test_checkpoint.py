@@ -141,3 +141,67 @@ def test_pickles_are_refused_and_never_run(tmp_path):
     with pytest.raises(CheckpointError, match="pickle"):
         load_checkpoint(p)
     assert not marker.exists()
+
+
+def _with_doc(tmp_path, edit, name="hostile.safetensors"):
+    """A copy of a valid checkpoint whose metadata document was changed by edit(doc) -> doc."""
+    p = tmp_path / "base.safetensors"
+    if not p.exists():
+        _make(p)
+    header, body = _split(p)
+    doc = edit(json.loads(header["__metadata__"]["vae"]))
+    text = doc if isinstance(doc, str) else json.dumps(doc)
+    out = tmp_path / name
+    _join(out, dict(header, __metadata__={"vae": text}), body)
+    return out
+
+
+def test_deeply_nested_metadata_is_a_checkpoint_error_not_recursion(tmp_path):
+    # 100,000 levels made json.loads raise RecursionError (not the loader's error type).
+    deep = "[" * 100_000 + "]" * 100_000
+
+    def edit(doc):
+        return json.dumps(doc)[:-1] + ', "description": ' + deep + "}"
+
+    p = _with_doc(tmp_path, edit)
+    for fn in (load_checkpoint, read_metadata):
+        with pytest.raises(CheckpointError, match="nested deeper"):
+            fn(p)
+
+
+def test_deeply_nested_safetensors_header_is_refused(tmp_path):
+    p = tmp_path / "m.safetensors"
+    _make(p)
+    header, body = _split(p)
+    text = json.dumps(header)[:-1] + ', "x": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    h = text.encode()
+    p.write_bytes(struct.pack("<Q", len(h)) + h + body)
+    with pytest.raises(CheckpointError, match="nested deeper"):
+        load_checkpoint(p)
+
+
+def test_huge_texts_and_histories_are_refused(tmp_path):
+    cases = {
+        "description": lambda d: {**d, "description": "x" * 10_000_000},
+        "history": lambda d: {**d, "history": [{"epoch": i} for i in range(300_000)]},
+        "label": lambda d: {**d, "hardware": "y" * 100_000},
+        "keys": lambda d: {**d, "metrics": {f"m{i}": 1.0 for i in range(5_000)}},
+    }
+    for name, edit in cases.items():
+        p = _with_doc(tmp_path, edit, f"{name}.safetensors")
+        with pytest.raises(CheckpointError, match="limit"):
+            load_checkpoint(p)
+
+
+def test_unknown_dataset_name_is_refused_naming_the_known_ones(tmp_path):
+    p = _with_doc(tmp_path, lambda d: {**d, "data": {**d["data"], "dataset": "imagenet-22k"}})
+    with pytest.raises(CheckpointError, match="unknown dataset 'imagenet-22k'.*mnist"):
+        load_checkpoint(p)
+
+
+def test_shipped_sized_documents_stay_well_inside_the_bounds(tmp_path):
+    # A long real run: 2,000 epochs of 10 metrics each must still open.
+    hist = [{k: 1.0 for k in ("epoch", "train_loss", "test_loss", "train_recon", "test_recon",
+                              "train_kl", "test_kl", "seconds", "lr", "beta")}] * 2_000
+    p = _with_doc(tmp_path, lambda d: {**d, "history": hist}, "long.safetensors")
+    assert len(load_checkpoint(p).history) == 2_000

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import struct
 import tempfile
 from dataclasses import dataclass, field
@@ -43,6 +44,16 @@ META_KEY = "vae"
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 DTYPE_NAMES = ("F32", "F16", "BF16", "I64")  # the safetensors dtypes a checkpoint may hold
+# Bounds on the metadata document, checked before and after parsing. Shipped files: <= 31 KB of
+# JSON, depth 3, 125 history entries, longest string ~1 KB; these leave ample room for real runs
+# while a hostile file cannot make the loader recurse, or the app hold or draw megabytes of text.
+MAX_META_CHARS = 2 * 1024 * 1024
+MAX_JSON_DEPTH = 12
+MAX_STRING_CHARS = 16 * 1024
+MAX_LIST_ITEMS = 20_000  # e.g. history: one entry per epoch
+MAX_DICT_KEYS = 1_000
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def _torch_dtypes() -> dict:
@@ -188,6 +199,52 @@ def read_source(src: str | os.PathLike | bytes) -> bytes:
     return data
 
 
+def json_depth(text: str) -> int:
+    """Deepest nesting of [ ] / { } in a JSON text, outside strings, without parsing it (the
+    json module recurses, so a deep enough document would raise RecursionError)."""
+    depth = deepest = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if m.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _bounded_json(text: str, what: str, max_chars: int, max_depth: int) -> Any:
+    """json.loads with size and depth bounded first; every failure is a CheckpointError."""
+    if len(text) > max_chars:
+        raise CheckpointError(f"{what} is {len(text):,} characters, over the {max_chars:,} limit")
+    if json_depth(text) > max_depth:
+        raise CheckpointError(f"{what} is nested deeper than {max_depth} levels")
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError, ValueError) as e:
+        raise CheckpointError(f"corrupt {what}: {str(e)[:200]}") from None
+
+
+def check_document_sizes(obj: Any, where: str = "metadata") -> None:
+    """Every string, list and object in the metadata document within bounds (iterative)."""
+    stack = [(obj, where)]
+    while stack:
+        o, path = stack.pop()
+        if isinstance(o, str):
+            if len(o) > MAX_STRING_CHARS:
+                raise CheckpointError(f"{path} holds a {len(o):,}-character text, over the "
+                                      f"{MAX_STRING_CHARS:,} limit")
+        elif isinstance(o, list):
+            if len(o) > MAX_LIST_ITEMS:
+                raise CheckpointError(f"{path} has {len(o):,} entries, over the "
+                                      f"{MAX_LIST_ITEMS:,} limit")
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(o))
+        elif isinstance(o, dict):
+            if len(o) > MAX_DICT_KEYS:
+                raise CheckpointError(f"{path} has {len(o):,} keys, over the {MAX_DICT_KEYS:,} "
+                                      f"limit")
+            for k, v in o.items():
+                if len(k) > 256:
+                    raise CheckpointError(f"{path} has a key of {len(k):,} characters")
+                stack.append((v, f"{path}.{k[:40]}"))
+
+
 def parse_header(data: bytes) -> tuple[dict, dict]:
     """Validate the safetensors header by hand. Returns (tensor entries, metadata document)."""
     if data[:2] in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
@@ -200,24 +257,24 @@ def parse_header(data: bytes) -> tuple[dict, dict]:
     if n < 2 or n > MAX_HEADER_BYTES or 8 + n > len(data):
         raise CheckpointError("not a safetensors file, or truncated (bad header length)")
     try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        text = data[8:8 + n].decode("utf-8")
+    except UnicodeDecodeError as e:
         raise CheckpointError(f"corrupt safetensors header: {e}") from None
+    # Header: {name: {dtype, shape: [..], data_offsets: [..]}, __metadata__: {str: str}}.
+    header = _bounded_json(text, "safetensors header", MAX_HEADER_BYTES, 3)
     if not isinstance(header, dict):
         raise CheckpointError("corrupt safetensors header: not a JSON object")
     meta = header.pop("__metadata__", None)
     if not isinstance(meta, dict) or META_KEY not in meta or not isinstance(meta[META_KEY], str):
         raise CheckpointError("this safetensors file has no VAE metadata; it was not written by "
                               "this tool. Convert plain weights with: python -m training.convert")
-    try:
-        doc = json.loads(meta[META_KEY])
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"corrupt checkpoint metadata: {e}") from None
+    doc = _bounded_json(meta[META_KEY], "checkpoint metadata", MAX_META_CHARS, MAX_JSON_DEPTH)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise CheckpointError("checkpoint metadata is not in the vae-explorer format")
     if doc.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint format version {doc.get('format_version')!r} is not "
-                              f"supported (this tool reads version {FORMAT_VERSION})")
+        raise CheckpointError(f"checkpoint format version {str(doc.get('format_version'))[:20]!r} "
+                              f"is not supported (this tool reads version {FORMAT_VERSION})")
+    check_document_sizes(doc)
     body = len(data) - 8 - n
     for name, ent in header.items():
         if not (isinstance(ent, dict) and isinstance(ent.get("shape"), list)

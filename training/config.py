@@ -17,6 +17,8 @@ LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned")
 # "unit": pixels scaled to [0, 1]; "symmetric": to [-1, 1] (only valid with a Gaussian likelihood).
 PREPROCESS = ("unit", "symmetric")
 BINARIZE = ("none", "dynamic")
+# The datasets this tool can load (training.data); a checkpoint naming another one is refused.
+DATASETS = ("shapes", "mnist", "fashion-mnist", "kmnist", "cifar10", "celeba", "folder")
 
 
 def default_data_root() -> str:
@@ -138,6 +140,9 @@ class DataConfig:
     test_size: int = 0
 
     def validate(self) -> "DataConfig":
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown dataset {str(self.dataset)[:80]!r}; this tool knows: "
+                              f"{', '.join(DATASETS)}")
         if self.preprocess not in PREPROCESS:
             raise ConfigError(f"preprocess must be one of {PREPROCESS}, got {self.preprocess!r}")
         if self.binarize not in BINARIZE:

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import default_data_root
+from .config import DATASETS, default_data_root
 
-DATASETS = ("shapes", "mnist", "fashion-mnist", "kmnist", "cifar10", "celeba", "folder")
 CELEBA_ATTRIBUTE = "Smiling"  # the CelebA label: 1 = smiling, 0 = not smiling
 CELEBA_CROP = 148  # centre crop of the 178x218 aligned images, then resize (as in PyTorch-VAE)
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
