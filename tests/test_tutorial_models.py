@@ -239,3 +239,14 @@ def test_wrapper_prefixes_are_dropped(tmp_path):
     src = tmp_path / "dp.pth"
     torch.save(sd, src)
     assert main([str(src), "--dataset", "mnist", "--out", str(tmp_path / "o.safetensors")]) == 0
+
+
+@pytest.mark.parametrize("cls,preset", [(ConvK4, "conv-32-64-128"), (CelebaConv, "celeba-conv-256"),
+                                        (NestedLinear, "mlp-256-20"),
+                                        (SequentialMLP, "mlp-512-256-2")])
+def test_the_matching_preset_can_be_forced(tmp_path, capsys, cls, preset):
+    src = tmp_path / "m.pth"
+    torch.save(cls().state_dict(), src)
+    out = tmp_path / "m.safetensors"
+    assert main([str(src), "--preset", preset, "--dataset", "mnist", "--out", str(out)]) == 0
+    assert load_checkpoint(out).model_config.preset == preset
