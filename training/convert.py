@@ -19,7 +19,7 @@ import torch
 
 from .checkpoint import CheckpointError, build_metadata, expected_tensors, file_sha256, \
     save_checkpoint
-from .config import DataConfig, ModelConfig, TrainConfig
+from .config import MAX_PARAMS, DataConfig, ModelConfig, TrainConfig
 from .layouts import LayoutError, Match, match_preset, recognise
 from .model import VAE
 from .presets import PRESETS, preset_config
@@ -73,13 +73,21 @@ def load_state_dict(path: str | Path) -> dict:
     try:
         obj = torch.load(path, weights_only=True, map_location="cpu")
     except Exception as e:
-        raise ConversionError(f"{path}: not a plain tensor state_dict that can be loaded safely "
+        raise ConversionError(f"{Path(path).name}: not a plain tensor state_dict that can be "
+                              f"loaded safely "
                               f"(torch.load weights_only=True refused it: {str(e)[:300]})") from None
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]  # {"state_dict": ..., "epoch": ...} bundles
+    for key in ("state_dict", "model_state_dict", "model"):  # {"state_dict": ..., "epoch": ...}
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
     if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                             for k, v in obj.items()):
-        raise ConversionError(f"{path}: expected a dict of name -> tensor (model.state_dict())")
+        raise ConversionError(f"{Path(path).name}: expected a dict of name -> tensor "
+                              f"(torch.save(model.state_dict(), path))")
+    total = sum(v.numel() for v in obj.values())
+    if len(obj) > 1000 or total > MAX_PARAMS:
+        raise ConversionError(f"{Path(path).name}: {len(obj)} tensors with {total:,} values, over "
+                              f"the limits (1000 tensors, {MAX_PARAMS:,} values)")
     return obj
 
 
