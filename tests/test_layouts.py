@@ -87,3 +87,14 @@ def test_wrong_shape_is_reported_in_the_files_names():
         recognise(sd)
     assert "- pytorch-examples" in str(e.value).splitlines()[1]
     assert "wrong shape: fc3.weight: file (400, 10) vs layout (400, 20)" in str(e.value)
+
+
+@pytest.mark.parametrize("kw", [dict(arch="mlp", hidden=[64, 32], latent_dim=3),
+                                dict(arch="conv", hidden=[8, 16], dense=12, latent_dim=2),
+                                dict(arch="conv", hidden=[8, 16], batchnorm=True, latent_dim=4,
+                                     image_shape=[3, 32, 32])])
+def test_our_own_state_dicts_are_recognised(kw):
+    mc = ModelConfig(**kw)
+    m = recognise(VAE(mc).state_dict())
+    assert m.layout.name.startswith("ours") and m.config == mc
+    assert all(a == b for a, b in m.rename.items())

@@ -20,7 +20,7 @@ import torch
 from .checkpoint import CheckpointError, build_metadata, expected_tensors, file_sha256, \
     save_checkpoint
 from .config import MAX_PARAMS, DataConfig, ModelConfig, TrainConfig
-from .layouts import LayoutError, Match, match_preset, recognise
+from .layouts import LayoutError, Match, match_preset, recognise, strip_wrappers
 from .model import VAE
 from .presets import PRESETS, preset_config
 
@@ -115,7 +115,7 @@ def build(src: str | Path, preset: str | None, dataset: str | None,
                 + (f" ({', '.join(choices)})" if choices else ""))
         dataset = choices[0]
         notes.append(f"Dataset {dataset} assumed from the image size.")
-    state = {m.rename[k]: v for k, v in _stripped(raw).items()}
+    state = {m.rename[k]: v for k, v in strip_wrappers(raw).items()}
     for k, v in state.items():
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise ConversionError(f"{src}: tensor {k!r} contains NaN or infinite values")
@@ -135,12 +135,6 @@ def build(src: str | Path, preset: str | None, dataset: str | None,
                                     "assumptions": notes,
                                     "renamed": {a: b for a, b in m.rename.items() if a != b}})
     return Converted(model, doc, m, notes)
-
-
-def _stripped(raw: dict) -> dict:
-    from .layouts import strip_wrappers
-
-    return strip_wrappers(raw)
 
 
 def convert(src: str | Path, preset: str | None, dataset: str | None, out: str | Path,
