@@ -23,7 +23,7 @@ import streamlit as st  # noqa: E402
 
 from training.checkpoint import CheckpointError  # noqa: E402
 
-from explorer import checkpoints, compute, sample, state  # noqa: E402
+from explorer import checkpoints, compute, sample, state, tutorial_import  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
@@ -73,6 +73,38 @@ def _upload_limit_mb() -> int:
     return max(1, min(server, checkpoints.UPLOAD_LIMIT_MB))
 
 
+def _take(ck, err, label: str) -> None:
+    if err:
+        ss["ck_error"] = err
+    elif ck is not None:
+        ss.pop("ck_error", None)
+        _activate(ck, label, "")
+
+
+def _open_tutorial(data: bytes, name: str, label: str, dataset: str | None, limit: int):
+    """A tutorial .pth/.pt: converted in a child process (explorer.tutorial_import), then opened
+    like an upload. (None, None) while the user has to say which dataset it was trained on."""
+    with st.spinner(f"Converting {name} (a separate process, weights only)…"):
+        res = tutorial_import.convert_bytes(data, name, dataset, limit)
+    ss.pop("_tut_pending", None)
+    if res.need_dataset:
+        ss["_tut_pending"] = (data, name, label, res.need_dataset, limit)
+        return None, None
+    if res.error:
+        return None, res.error
+    return checkpoints.open_bytes(res.data, f"{Path(name).stem}.safetensors", limit=limit)
+
+
+def _tutorial_dataset_form(sb) -> None:
+    data, name, label, choices, limit = ss["_tut_pending"]
+    with sb.form("tut_dataset_form", border=False):
+        ds = st.selectbox(f"{name}: the file cannot tell which dataset it was trained on",
+                          choices, key="tut_dataset")
+        go = st.form_submit_button("Convert and open")
+    if go:
+        _take(*_open_tutorial(data, name, label, ds, limit), label)
+
+
 def checkpoint_sidebar() -> None:
     listed = checkpoints.list_checkpoints()
     names = [p.name for p in listed]
@@ -102,31 +134,35 @@ def checkpoint_sidebar() -> None:
                     sb.error(err)
     elif src == "Path on disk":
         with sb.form("ck_path_form", border=False):
-            path = st.text_input("Path to a .safetensors checkpoint", key="ck_path")
+            path = st.text_input("Path to a .safetensors checkpoint or a tutorial's .pth/.pt",
+                                 key="ck_path")
             go = st.form_submit_button("Open")
-        if go:
-            ck, err = checkpoints.open_path(path)
-            if err:
-                ss["ck_error"] = err
-            else:
-                ss.pop("ck_error", None)
-                _activate(ck, str(path), "")
+        p = Path(path.strip()).expanduser()
+        if go and tutorial_import.is_tutorial_file(p.name) and p.is_file():
+            lim = checkpoints.UPLOAD_LIMIT
+            ck, err = (None, f"{p}: over the {lim // 2**20} MB limit.") if p.stat().st_size > lim \
+                else _open_tutorial(p.read_bytes(), p.name, str(p), None, lim)
+            _take(ck, err, str(p))
+        elif go:
+            _take(*checkpoints.open_path(path), str(path))
     else:
         limit_mb = _upload_limit_mb()
-        up = sb.file_uploader(f"Upload a .safetensors checkpoint (max {limit_mb} MB)",
-                              type=["safetensors"], key="ck_upload")
+        up = sb.file_uploader(f"Upload a .safetensors checkpoint or a tutorial's .pth/.pt "
+                              f"(max {limit_mb} MB)", type=["safetensors", "pth", "pt"],
+                              key="ck_upload")
         if up is not None and ss.get("_upload_id") != up.file_id:
             ss["_upload_id"] = up.file_id
             if up.size > limit_mb * 2**20:
                 ck, err = None, (f"{up.name}: {up.size / 2**20:.1f} MB is over the "
                                  f"{limit_mb} MB upload limit.")
+            elif tutorial_import.is_tutorial_file(up.name):
+                ck, err = _open_tutorial(up.getvalue(), up.name, f"upload: {up.name}", None,
+                                         limit_mb * 2**20)
             else:
                 ck, err = checkpoints.open_bytes(up.getvalue(), up.name, limit=limit_mb * 2**20)
-            if err:
-                ss["ck_error"] = err
-            else:
-                ss.pop("ck_error", None)
-                _activate(ck, f"upload: {up.name}", "")
+            _take(ck, err, f"upload: {up.name}")
+    if src != "Included" and ss.get("_tut_pending"):
+        _tutorial_dataset_form(sb)
     if src != "Included" and ss.get("ck_error"):
         sb.error(ss["ck_error"])
         if "active_ck" in ss:

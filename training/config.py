@@ -19,6 +19,8 @@ PREPROCESS = ("unit", "symmetric")
 BINARIZE = ("none", "dynamic")
 # The datasets this tool can load (training.data); a checkpoint naming another one is refused.
 DATASETS = ("shapes", "mnist", "fashion-mnist", "kmnist", "cifar10", "celeba", "folder")
+KERNELS = (3, 4)  # stride-2, padding-1 convs: 3 halves rounding up, 4 rounding down
+DECODER_OUTS = ("conv", "deconv")
 
 
 def default_data_root() -> str:
@@ -61,6 +63,12 @@ class ModelConfig:
     num_classes: int = 0  # > 0 makes a conditional VAE (one-hot label fed to encoder and decoder)
     gaussian_sigma: float = 0.1  # fixed decoder std for likelihood "gaussian" (data units)
     preset: str = ""  # name of the preset this came from, for display only
+    # Added after the first release. Rule of the checkpoint format: a field is only ever added
+    # with a default that reproduces the old behaviour, so old files open unchanged.
+    kernel: int = 3  # conv only: kernel of the stride-2 (transposed) convs, padding 1
+    decoder_out: str = "conv"  # conv only: "conv" = a 3x3 conv to image channels after the
+    # transposed convs; "deconv" = the last transposed conv produces the image channels
+    fc_dec_relu: bool = True  # conv only: ReLU after the decoder's first linear layer
 
     def validate(self) -> "ModelConfig":
         def need(cond: bool, msg: str) -> None:
@@ -87,6 +95,9 @@ class ModelConfig:
             need(min(h, w) >= 2 ** len(self.hidden),
                  f"{len(self.hidden)} stride-2 conv blocks need images of at least "
                  f"{2 ** len(self.hidden)} pixels, got {h}x{w}")
+        need(self.kernel in KERNELS, f"kernel must be one of {KERNELS}, got {self.kernel!r}")
+        need(self.decoder_out in DECODER_OUTS,
+             f"decoder_out must be one of {DECODER_OUTS}, got {self.decoder_out!r}")
         need(isinstance(self.dense, int) and 0 <= self.dense <= MAX_WIDTH, "dense must be 0..8192")
         need(self.likelihood in LIKELIHOODS,
              f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
@@ -105,7 +116,7 @@ class ModelConfig:
 
 
 def estimate_params(m: ModelConfig) -> int:
-    """Upper-bound-ish parameter count, computed from sizes alone (no allocation)."""
+    """Parameter count computed from sizes alone (no allocation); log_sigma not counted."""
     c, h, w = m.image_shape
     k = m.num_classes
     if m.arch == "mlp":
@@ -116,16 +127,27 @@ def estimate_params(m: ModelConfig) -> int:
         rev = [m.latent_dim + k, *reversed(m.hidden), c * h * w]
         n += sum(a * b + b for a, b in zip(rev, rev[1:]))
         return n
-    chans = [c + k, *m.hidden]
-    n = sum(9 * a * b + b for a, b in zip(chans, chans[1:])) * 2
+    ks, ch = m.kernel, list(m.hidden)
+    bn = 2 if m.batchnorm else 0
+
+    def convs(ins: list[int], outs: list[int]) -> int:
+        return sum(ks * ks * a * b + b + bn * b for a, b in zip(ins, outs))
+
+    n = convs([c + k, *ch[:-1]], ch)
     sh, sw = h, w
-    for _ in m.hidden:
-        sh, sw = (sh + 1) // 2, (sw + 1) // 2
-    flat = m.hidden[-1] * sh * sw
+    for _ in ch:
+        sh, sw = (sh + 2 - ks) // 2 + 1, (sw + 2 - ks) // 2 + 1
+    flat = ch[-1] * sh * sw
     feat = m.dense or flat
     if m.dense:
-        n += 2 * (flat * m.dense)
-    n += 2 * feat * m.latent_dim + (m.latent_dim + k) * flat
+        n += flat * m.dense + m.dense
+    n += 2 * (feat * m.latent_dim + m.latent_dim) + (m.latent_dim + k) * flat + flat
+    if m.decoder_out == "deconv":
+        outs = [*reversed(ch[:-1]), c]
+        n += convs([ch[-1], *outs[:-1]], outs) - bn * c
+    else:
+        outs = list(reversed(ch))
+        n += convs([ch[-1], *outs[:-1]], outs) + 9 * ch[0] * c + c
     return n
 
 
@@ -183,7 +205,8 @@ def from_dict(cls, d: Any):
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(d) - set(names)
     if unknown:
-        raise ConfigError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        raise ConfigError(f"unknown {cls.__name__} fields: {sorted(unknown)[:10]}: this file was "
+                          f"written by a newer version of this tool; update it to open the file")
     kwargs = {}
     for k, v in d.items():
         default = getattr(cls(), k)

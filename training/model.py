@@ -15,11 +15,12 @@ from torch import nn
 from .config import ModelConfig
 
 
-def conv_sizes(side: int, blocks: int) -> list[int]:
-    """Spatial side after each stride-2, kernel-3, padding-1 conv: ceil(side / 2) each time."""
+def conv_sizes(side: int, blocks: int, kernel: int = 3) -> list[int]:
+    """Spatial side after each stride-2, padding-1 conv: ceil(side / 2) each time with kernel 3,
+    floor(side / 2) with kernel 4 (so 28 -> 14 -> 7 -> 3 with kernel 4)."""
     sizes = [side]
     for _ in range(blocks):
-        sizes.append((sizes[-1] + 1) // 2)
+        sizes.append((sizes[-1] + 2 - kernel) // 2 + 1)
     return sizes
 
 
@@ -58,11 +59,13 @@ class VAE(nn.Module):
     def _build_conv(self, c: int, h: int, w: int, k: int) -> None:
         ch = list(self.cfg.hidden)
         bn = self.cfg.batchnorm
-        self._hs, self._ws = conv_sizes(h, len(ch)), conv_sizes(w, len(ch))
+        ks = self.cfg.kernel
+        self._hs, self._ws = conv_sizes(h, len(ch), ks), conv_sizes(w, len(ch), ks)
+        # Module indices in the Sequentials match the tutorials' (conv, [BN,] ReLU per block).
         enc: list[nn.Module] = []
         prev = c + k
         for out in ch:
-            enc += [nn.Conv2d(prev, out, 3, stride=2, padding=1)]
+            enc += [nn.Conv2d(prev, out, ks, stride=2, padding=1)]
             enc += [nn.BatchNorm2d(out)] if bn else []
             enc += [nn.ReLU(inplace=True)]
             prev = out
@@ -76,18 +79,28 @@ class VAE(nn.Module):
         self.fc_mu = nn.Linear(feat, self.latent_dim)
         self.fc_logvar = nn.Linear(feat, self.latent_dim)
         self.fc_dec = nn.Linear(self.latent_dim + k, flat)
+        # "conv": transposed convs keep the channels (last, ch[-1] .. ch[0]), then a 3x3 conv to
+        # the image channels. "deconv": each transposed conv steps down one width and the last
+        # one produces the image channels (ch[-1] -> ch[-2] ... -> c), no BN/ReLU after it.
+        deconv = self.cfg.decoder_out == "deconv"
+        outs = [*reversed(ch[:-1]), c] if deconv else list(reversed(ch))
         dec: list[nn.Module] = []
         prev = ch[-1]
-        for i in reversed(range(len(ch))):
+        for j, i in enumerate(reversed(range(len(ch)))):
             th, tw = self._hs[i], self._ws[i]
             sh, sw = self._hs[i + 1], self._ws[i + 1]
-            # output_padding picks between the two sizes a stride-2 conv could have come from.
-            op = (th - (2 * sh - 1), tw - (2 * sw - 1))
-            dec += [nn.ConvTranspose2d(prev, ch[i], 3, stride=2, padding=1, output_padding=op)]
-            dec += [nn.BatchNorm2d(ch[i])] if bn else []
+            # output_padding picks between the two sizes a stride-2 conv could have come from,
+            # so the decoder reproduces the encoder's sizes (28 -> 14 -> 7 -> 3 -> 7 -> 14 -> 28).
+            base = 2 * (sh - 1) - 2 + ks, 2 * (sw - 1) - 2 + ks
+            op = (th - base[0], tw - base[1])
+            dec += [nn.ConvTranspose2d(prev, outs[j], ks, stride=2, padding=1, output_padding=op)]
+            if deconv and j == len(ch) - 1:
+                break
+            dec += [nn.BatchNorm2d(outs[j])] if bn else []
             dec += [nn.ReLU(inplace=True)]
-            prev = ch[i]
-        dec += [nn.Conv2d(prev, c, 3, padding=1)]
+            prev = outs[j]
+        if not deconv:
+            dec += [nn.Conv2d(prev, c, 3, padding=1)]
         self.decoder = nn.Sequential(*dec)
 
     # -- the VAE ------------------------------------------------------------------------------
@@ -133,7 +146,10 @@ class VAE(nn.Module):
                 if i < last:
                     hcur = F.relu(hcur)
             return hcur.reshape(n, c, h, w)
-        hcur = F.relu(self.fc_dec(z)).reshape(n, self.cfg.hidden[-1], self._hs[-1], self._ws[-1])
+        hcur = self.fc_dec(z)
+        if self.cfg.fc_dec_relu:
+            hcur = F.relu(hcur)
+        hcur = hcur.reshape(n, self.cfg.hidden[-1], self._hs[-1], self._ws[-1])
         return self.decoder(hcur)
 
     @staticmethod

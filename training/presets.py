@@ -14,15 +14,19 @@ PRESETS: dict[str, dict] = {
     "mlp-256-20": dict(arch="mlp", hidden=[256], latent_dim=20, image_shape=[1, 28, 28]),
     # The two-hidden-layer MLP with a 2-D latent for plotting the latent plane.
     "mlp-512-256-2": dict(arch="mlp", hidden=[512, 256], latent_dim=2, image_shape=[1, 28, 28]),
-    # Convolutional VAE with 32-64-128 channels and a 128-D latent for 28x28 images.
-    "conv-32-64-128": dict(arch="conv", hidden=[32, 64, 128], latent_dim=128,
-                           image_shape=[1, 28, 28]),
+    # Convolutional VAE with 32-64-128 channels and a 128-D latent for 28x28 images, as the
+    # tutorial writes it: 4x4 kernels, the last transposed conv makes the image, no ReLU after
+    # decoder_fc (training/layouts.py "conv-k4"); 28 -> 14 -> 7 -> 3 -> 7 -> 14 -> 28.
+    "conv-32-64-128": dict(arch="conv", hidden=[32, 64, 128], latent_dim=128, kernel=4,
+                           decoder_out="deconv", fc_dec_relu=False, image_shape=[1, 28, 28]),
     # The Keras example: conv 32/64 stride 2, dense 16, 2-D latent.
     "keras-conv-2d": dict(arch="conv", hidden=[32, 64], dense=16, latent_dim=2,
                           image_shape=[1, 28, 28]),
-    # 64x64 RGB convolutional VAE with BatchNorm and a 256-D latent (CelebA).
-    "celeba-conv-256": dict(arch="conv", hidden=[32, 64, 128, 256], batchnorm=True,
-                            latent_dim=256, image_shape=[3, 64, 64]),
+    # 64x64 RGB convolutional VAE with BatchNorm and a 256-D latent (CelebA), 4x4 kernels as in
+    # the tutorial (training/layouts.py "conv-k4-seq").
+    "celeba-conv-256": dict(arch="conv", hidden=[32, 64, 128, 256], batchnorm=True, kernel=4,
+                            decoder_out="deconv", fc_dec_relu=False, latent_dim=256,
+                            image_shape=[3, 64, 64]),
 }
 
 

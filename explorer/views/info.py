@@ -13,6 +13,8 @@ ck = c.ck
 st.title("Checkpoint info")
 st.text(f"Source: {c.source}")
 st.text(f"sha256: {ck.sha256}")
+if isinstance(ck.info.get("description"), str):  # converted files: layout and assumptions
+    st.text(ck.info["description"][:4000])
 
 summ = checkpoints.summary(ck)
 left, right = st.columns([1, 1])
