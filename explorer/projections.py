@@ -97,7 +97,9 @@ def umap_project(x: np.ndarray, seed: int = DEFAULT_SEED, n_neighbors: int = 15,
     progress(0.02, "loading umap (first use compiles code, ~1 min)")
     import umap  # noqa: PLC0415  (slow import: numba)
 
-    progress(0.1, "finding nearest neighbours")
+    # Each worker is a fresh process: pynndescent compiles its numba code again here (15 s with
+    # a warm numba cache, 45 s without, on 2 cores), with no progress to report meanwhile.
+    progress(0.1, "finding nearest neighbours (compiling numba code first, 15–45 s)")
     n_neighbors = max(2, min(n_neighbors, len(x) - 1))
     reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
                         n_jobs=1, verbose=True, init="spectral" if len(x) > n_neighbors + 2 else "random",
