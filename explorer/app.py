@@ -150,7 +150,9 @@ def data_sidebar(ck) -> state.Ctx:
     root = sb.text_input("Data root", value=_data_root_default(), key="data_root",
                          help="Folder with the datasets in torchvision layout (ROOT/MNIST/raw/…). "
                               "Default: $VAE_DATA_ROOT. The built-in 'shapes' needs none.")
-    both = sb.toggle("Train + test (up to 70k)", value=False, key="data_both")
+    most = sample.split_size(dc.dataset, "train+test")
+    both = sb.toggle(f"Train + test (up to {most:,})" if most else "Train + test", value=False,
+                     key="data_both")
     split = "train+test" if both else "test"
     known = ss.setdefault("_split_sizes", {})  # what loading told us about unlisted datasets
     available = sample.split_size(dc.dataset, split) or known.get((dc.dataset, root, split))

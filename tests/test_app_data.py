@@ -60,3 +60,13 @@ def test_wrong_data_root_says_what_is_missing_in_one_sentence(env):
         assert noise not in shown
     # the full listing is there, folded
     assert any("What is missing" in e.label for e in at.sidebar.expander)
+
+
+def test_train_and_test_toggle_names_the_real_total(env):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert at.sidebar.toggle(key="data_both").label == "Train + test (up to 25,000)"  # shapes
+    at.sidebar.toggle(key="data_both").set_value(True).run()
+    assert not at.exception
+    slider = at.sidebar.select_slider(key="data_n")
+    assert [int(o) for o in slider.options] == [1_000, 2_000, 5_000, 10_000, 20_000, 25_000]

@@ -10,7 +10,7 @@ if not c.presenter:
     st.title("Samples & traversal")
 
 st.subheader("Samples from the prior  z ~ N(0, I)")
-cols = st.columns([1, 1, 1, 1])
+cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")  # button level with the seed
 side = cols[0].slider("Grid side", 2, 16, 8, key="samp_side")
 temp = cols[1].slider("Temperature (std)", 0.1, 2.0, 1.0, 0.1, key="samp_temp",
                       help="Scale of the prior samples; below 1 gives more typical, blurrier images.")
