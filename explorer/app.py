@@ -29,7 +29,9 @@ PAGES_DIR = Path(__file__).resolve().parent / "views"
 SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
 
 _presenting = st.query_params.get("present") == "1" or st.session_state.get("presenter", False)
-st.set_page_config(page_title="VAE explorer", page_icon=":material/explore:", layout="wide",
+# An emoji icon: Streamlit draws it as a data: URL. A ":material/…:" page icon is fetched from
+# fonts.gstatic.com, which fails offline (one failed request per page view).
+st.set_page_config(page_title="VAE explorer", page_icon="🧭", layout="wide",
                    initial_sidebar_state="collapsed" if _presenting else "auto")
 state.init_from_url()
 ss = st.session_state
@@ -184,20 +186,31 @@ def data_sidebar(ck) -> state.Ctx:
     root = sb.text_input("Data root", value=_data_root_default(), key="data_root",
                          help="Folder with the datasets in torchvision layout (ROOT/MNIST/raw/…). "
                               "Default: $VAE_DATA_ROOT. The built-in 'shapes' needs none.")
-    both = sb.toggle("Train + test (up to 70k)", value=False, key="data_both")
-    sizes = SAMPLE_SIZES if both else SAMPLE_SIZES[:4]
-    n = sb.select_slider("Points on the map", sizes, value=10_000, key="data_n")
+    most = sample.split_size(dc.dataset, "train+test")
+    both = sb.toggle(f"Train + test (up to {most:,})" if most else "Train + test", value=False,
+                     key="data_both")
     split = "train+test" if both else "test"
+    known = ss.setdefault("_split_sizes", {})  # what loading told us about unlisted datasets
+    available = sample.split_size(dc.dataset, split) or known.get((dc.dataset, root, split))
+    sizes = sample.size_options(SAMPLE_SIZES if both else SAMPLE_SIZES[:4], available)
+    if ss.get("data_n") not in sizes:  # set here, no default below: one owner of the value
+        ss["data_n"] = sample.default_size(sizes)
+    n = sb.select_slider("Points on the map", sizes, key="data_n")
     label_names = checkpoints.label_names(ck)
     c = state.Ctx(ck=ck, source=ss.get("active_label", ""), label_names=label_names)
     try:
         images, labels, x_nchw, dkey = compute.dataset(dc.dataset, root, split, n)
     except sample.DataMissing as e:
         c.data_error = str(e)
+        if e.details:
+            sb.expander("What is missing, in detail").text(e.details)
         return c
     except Exception as e:  # unknown dataset name, unreadable files...
         c.data_error = f"Could not load dataset {dc.dataset!r}: {type(e).__name__}: {e}"
         return c
+    if len(labels) < n and available is None:  # now we know: offer only what there is
+        known[(dc.dataset, root, split)] = len(labels)
+        st.rerun()
     if list(x_nchw.shape[1:]) != list(ck.model_config.image_shape):
         c.data_error = (f"The dataset's images are {tuple(x_nchw.shape[1:])} but the model "
                         f"expects {tuple(ck.model_config.image_shape)}.")

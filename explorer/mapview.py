@@ -61,8 +61,16 @@ def current_map(c: state.Ctx, proj: str) -> MapInfo:
                    f"{PROJ_LABELS[proj]} 1, {PROJ_LABELS[proj]} 2", wanted=proj)
 
 
+PROGRESS_SLOT_PX = 64  # one progress bar with its text line
+
+
 def progress_panel(m: MapInfo) -> None:
-    """Progress of a background projection; reruns the app when it is ready."""
+    """Progress of a background projection in a slot of constant height above the map, there
+    whether or not a projection runs, so that the map never moves when one starts or ends.
+    Reruns the app when the projection is ready."""
+    if m.wanted == "latent":  # a 1-D or 2-D latent is its own map: nothing ever runs
+        return
+    slot = st.container(height=PROGRESS_SLOT_PX, border=False)
     if m.job is None:
         return
     label = PROJ_LABELS.get(m.wanted, m.wanted)
@@ -70,19 +78,21 @@ def progress_panel(m: MapInfo) -> None:
     @st.fragment(run_every=1.0)
     def _poll():
         status, frac, stage = m.job.poll()
-        if status == "running":
+        if status == "running":  # the stage ends in its seconds so far: it visibly works
             st.progress(min(1.0, max(0.0, frac)),
                         text=f"Computing {label} in the background: {stage} — showing PCA meanwhile")
         elif status == "done":
             st.rerun()
         else:
-            st.error(f"{label} failed; showing PCA.")
-            st.code(str(stage)[-1500:], language=None)
-            if st.button("Try again", key="proj_retry"):
+            cols = st.columns([4, 1], vertical_alignment="center")
+            with cols[0].expander(f"{label} failed; showing PCA. Details"):
+                st.code(str(stage)[-1500:], language=None)
+            if cols[1].button("Try again", key="proj_retry"):
                 compute.forget_job(m.job)
                 st.rerun()
 
-    _poll()
+    with slot:
+        _poll()
 
 
 def recon_progress(c: state.Ctx) -> None:

@@ -7,9 +7,11 @@ shows PCA meanwhile. No streamlit import here.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,7 +97,9 @@ def umap_project(x: np.ndarray, seed: int = DEFAULT_SEED, n_neighbors: int = 15,
     progress(0.02, "loading umap (first use compiles code, ~1 min)")
     import umap  # noqa: PLC0415  (slow import: numba)
 
-    progress(0.1, "finding nearest neighbours")
+    # Each worker is a fresh process: pynndescent compiles its numba code again here (15 s with
+    # a warm numba cache, 45 s without, on 2 cores), with no progress to report meanwhile.
+    progress(0.1, "finding nearest neighbours (compiling numba code first, 15–45 s)")
     n_neighbors = max(2, min(n_neighbors, len(x) - 1))
     reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
                         n_jobs=1, verbose=True, init="spectral" if len(x) > n_neighbors + 2 else "random",
@@ -172,9 +176,16 @@ def cache_params(method: str, n: int, seed: int, data_key: str) -> dict:
 # background jobs
 
 
-@dataclass
+TMP_PREFIX = "vae-proj-"
+
+
+@dataclass(eq=False)  # tracked by identity in _LIVE
 class Job:
-    """A projection computed by a worker process; poll() for progress."""
+    """A projection computed by a worker process; poll() for progress.
+
+    The worker's folder (input, progress, result) lives in the system temp directory only while
+    the worker runs: poll() removes it once the worker has exited, and so does the exit of the
+    app (cleanup_jobs, registered with atexit)."""
     sha256: str
     what: str
     params: dict
@@ -182,45 +193,105 @@ class Job:
     proc: subprocess.Popen | None = None
     started: float = field(default_factory=time.time)
     error: str | None = None
+    _result: np.ndarray | None = None
+    _ended: bool = False
 
     def poll(self) -> tuple[str, float, str]:
-        """(state, fraction, stage) with state in "running", "done", "error"."""
+        """(state, fraction, stage) with state in "running", "done", "error". While running,
+        the stage ends with the seconds spent in it ("finding nearest neighbours… 12 s"): some
+        stages report no fraction for tens of seconds."""
         if self.error:
             return "error", 1.0, self.error
-        got = self.workdir / "progress.json"
-        frac, stage = 0.0, "starting"
-        try:
-            d = json.loads(got.read_text())
-            frac, stage = float(d.get("frac", 0)), str(d.get("stage", ""))
-        except Exception:
-            pass
         rc = self.proc.poll() if self.proc else 0
         if rc is None:
-            return "running", frac, stage
-        if cache.load(self.sha256, self.what, self.params) is not None:
+            frac, stage, since = 0.0, "starting", self.started
+            try:
+                d = json.loads((self.workdir / "progress.json").read_text())
+                frac, stage = float(d.get("frac", 0)), str(d.get("stage", ""))
+                since = float(d.get("since", since))
+            except Exception:
+                pass
+            return "running", frac, f"{stage}… {max(0, int(time.time() - since))} s"
+        self._end(rc)
+        if self._result is not None or cache.load(self.sha256, self.what, self.params) is not None:
             return "done", 1.0, "done"
-        if (self.workdir / "result.npy").is_file():
-            return "done", 1.0, "done"
-        err = self.workdir / "error.txt"
-        self.error = err.read_text()[-2000:] if err.is_file() else f"worker exited with code {rc}"
-        return "error", 1.0, self.error
+        return "error", 1.0, self.error or f"worker exited with code {rc}"
+
+    def _end(self, rc: int | None) -> None:
+        """Keep what the worker left (result or error), then remove its folder."""
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            res = self.workdir / "result.npy"
+            if res.is_file():
+                self._result = np.load(res, allow_pickle=False)
+            err = self.workdir / "error.txt"
+            if err.is_file():
+                self.error = err.read_text()[-2000:]
+            elif self._result is None and cache.load(self.sha256, self.what, self.params) is None:
+                self.error = f"worker exited with code {rc}"
+        except OSError as e:
+            self.error = f"{type(e).__name__}: {e}"
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        _LIVE.discard(self)
 
     def result(self) -> np.ndarray | None:
         got = cache.load(self.sha256, self.what, self.params)
         if got is not None:
             return got["xy"]
-        p = self.workdir / "result.npy"
-        return np.load(p, allow_pickle=False) if p.is_file() else None
+        return self._result
 
     def cancel(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._end(self.proc.returncode if self.proc else 0)
+
+
+_LIVE: set[Job] = set()
+
+
+def cleanup_jobs() -> None:
+    """Stop the running workers and remove their folders (at exit)."""
+    for job in list(_LIVE):
+        job.cancel()
+
+
+atexit.register(cleanup_jobs)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_workdirs(tmp: str | None = None) -> int:
+    """Remove worker folders left by app processes that are gone (a crash, a SIGKILL): their
+    names carry the app's pid. Returns how many were removed."""
+    removed = 0
+    for d in Path(tmp or tempfile.gettempdir()).glob(f"{TMP_PREFIX}*"):
+        m = re.match(rf"{TMP_PREFIX}[a-z]+-(\d+)-", d.name)
+        if d.is_dir() and m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(d, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def start_job(x: np.ndarray, method: str, sha256: str, what: str, params: dict,
               seed: int = DEFAULT_SEED) -> Job:
     """Start `python -m explorer.projections` on x; the worker writes the cache entry."""
-    workdir = Path(tempfile.mkdtemp(prefix=f"vae-proj-{method}-"))
+    remove_stale_workdirs()
+    workdir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{method}-{os.getpid()}-"))
     np.save(workdir / "input.npy", np.asarray(x, np.float32))
     (workdir / "job.json").write_text(json.dumps(
         {"method": method, "seed": seed, "sha256": sha256, "what": what, "params": params}))
@@ -228,10 +299,13 @@ def start_job(x: np.ndarray, method: str, sha256: str, what: str, params: dict,
     repo = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("NUMBA_CACHE_DIR", str(cache.cache_dir() / "numba"))
-    proc = subprocess.Popen([sys.executable, "-m", "explorer.projections", str(workdir)],
-                            cwd=repo, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=open(workdir / "stderr.txt", "wb"))
-    return Job(sha256=sha256, what=what, params=params, workdir=workdir, proc=proc)
+    with open(workdir / "stderr.txt", "wb") as err:  # the child keeps its own handle
+        proc = subprocess.Popen([sys.executable, "-m", "explorer.projections", str(workdir)],
+                                cwd=repo, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err)
+    job = Job(sha256=sha256, what=what, params=params, workdir=workdir, proc=proc)
+    _LIVE.add(job)
+    return job
 
 
 def _worker(workdir: str) -> int:
@@ -242,9 +316,14 @@ def _worker(workdir: str) -> int:
         pass
     job = json.loads((wd / "job.json").read_text())
 
+    since = {"stage": "", "t": time.time()}
+
     def progress(frac: float, stage: str) -> None:
+        if stage != since["stage"]:  # the app shows the seconds spent in the current stage
+            since.update(stage=stage, t=time.time())
         tmp = wd / "progress.tmp"
-        tmp.write_text(json.dumps({"frac": round(float(frac), 4), "stage": stage}))
+        tmp.write_text(json.dumps({"frac": round(float(frac), 4), "stage": stage,
+                                   "since": since["t"]}))
         os.replace(tmp, wd / "progress.json")
 
     try:

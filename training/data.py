@@ -38,7 +38,17 @@ MNIST_LIKE = {
 
 
 class DatasetUnavailable(RuntimeError):
-    """The dataset's files are not there and could not be downloaded."""
+    """The dataset's files are not there and could not be downloaded.
+
+    str() is the full message for the command line. The parts let a GUI say it in one sentence:
+    `what` is missing ("MNIST's test images"), `files` to put in `folder`, `details` (the full
+    listing and where to get the files, with no command-line flags)."""
+
+    def __init__(self, message: str, what: str = "", folder: str | os.PathLike = "",
+                 files: tuple[str, ...] = (), details: str = ""):
+        super().__init__(message)
+        self.what, self.folder, self.files = what, str(folder), tuple(files)
+        self.details = details or message
 
 
 @dataclass
@@ -125,13 +135,16 @@ def _load_mnist_like(name: str, root: str, split: str, download: bool) -> Datase
         files = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
         listing = "\n".join(f"  {raw / f}   (or {f}.gz, with the official checksum)" for f in files)
+        details = (f"Put these four files there:\n{listing}\n"
+                   f"Get them from {url} (or run once with internet access: the files are "
+                   f"downloaded into {raw})")
         raise DatasetUnavailable(
             f"{name} is not available under {root!r} and could not be downloaded "
             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}).\n"
-            f"Put these four files there:\n{listing}\n"
-            f"Get them from {url} (or run once with internet access: the files are downloaded "
-            f"into {raw}), or point --data-root at a folder that already holds "
-            f"{folder}/raw/."
+            f"{details}, or point --data-root at a folder that already holds {folder}/raw/.",
+            what=f"{folder}'s {split} images", folder=raw,
+            files=tuple(f"{f}.gz" for f in files if f.startswith("t10k" if split == "test" else "train")),
+            details=details + ".",
         ) from None
     images = ds.data
     if not isinstance(images, torch.Tensor):
@@ -146,12 +159,14 @@ def _load_cifar10(root: str, split: str, download: bool) -> Dataset:
     try:
         ds = tvd.CIFAR10(root, train=(split == "train"), download=download)
     except Exception as e:
+        details = (f"Put the extracted folder at {Path(root) / 'cifar-10-batches-py'}"
+                   f"/ (data_batch_1..5, test_batch, batches.meta), or cifar-10-python.tar.gz at "
+                   f"{Path(root) / 'cifar-10-python.tar.gz'}.\nGet it from "
+                   f"https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")
         raise DatasetUnavailable(
             f"cifar10 is not available under {root!r} and could not be downloaded "
-            f"({type(e).__name__}).\nPut the extracted folder at {Path(root) / 'cifar-10-batches-py'}"
-            f"/ (data_batch_1..5, test_batch, batches.meta), or cifar-10-python.tar.gz at "
-            f"{Path(root) / 'cifar-10-python.tar.gz'}.\nGet it from "
-            f"https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz") from None
+            f"({type(e).__name__}).\n{details}", what="CIFAR-10's images", folder=root,
+            files=("cifar-10-python.tar.gz",), details=details) from None
     images = torch.from_numpy(np.ascontiguousarray(ds.data)).permute(0, 3, 1, 2).contiguous()
     return Dataset("cifar10", images, torch.as_tensor(ds.targets, dtype=torch.int64),
                    list(ds.classes))

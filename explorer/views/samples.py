@@ -10,11 +10,14 @@ if not c.presenter:
     st.title("Samples & traversal")
 
 st.subheader("Samples from the prior  z ~ N(0, I)")
-cols = st.columns([1, 1, 1, 1])
+cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")  # button level with the seed
 side = cols[0].slider("Grid side", 2, 16, 8, key="samp_side")
 temp = cols[1].slider("Temperature (std)", 0.1, 2.0, 1.0, 0.1, key="samp_temp",
                       help="Scale of the prior samples; below 1 gives more typical, blurrier images.")
-seed = cols[2].number_input("Seed", 0, 10**9, 0, key="samp_seed")
+# The seed lives in session state ("New samples" moves it on), so the widget gets no default of
+# its own: a default plus a value set through st.session_state makes Streamlit log a warning.
+ss.setdefault("samp_seed", 0)
+seed = cols[2].number_input("Seed", min_value=0, max_value=10**9, key="samp_seed")
 
 
 def _next_seed():
