@@ -67,7 +67,8 @@ def test_degenerate_bounds_get_room():
 def test_build_data_refs_blobs_and_json_size():
     data, timing = _build(path=np.array([[0, 0], [1, 1]]), selected=[3, 5])
     refs = data["refs"]
-    assert set(refs) == {"points", "orig", "recon", "grid"}
+    assert set(refs) == {"points", "orig", "recon", "grid", "window"}
+    assert refs.pop("window") is None  # no view asked for
     assert all(refs.values())
     assert set(data["blobs"]) == set(refs.values())
     assert data["grid"] == {"g": 3, "extent": [-3.0, 3.0, -2.0, 2.0]}
@@ -129,7 +130,7 @@ def test_identity_hash_memo_for_readonly_arrays():
 
 
 def test_js_uses_textcontent_not_innerhtml():
-    js = (lm.ASSETS / "latent_map.js").read_text()
+    js = lm.js_source()
     assert "innerHTML" not in js.replace("never innerHTML", "")
     assert "textContent" in js
 
