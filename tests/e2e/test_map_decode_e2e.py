@@ -24,7 +24,9 @@ def open_map(page, app_server, path: str = "/"):
 
 
 def view_rect(page) -> list[float]:
-    return page.evaluate(f"() => {M}.viewRect()")
+    """[x0, x1, y0, y1] the plot shows (from the pixel <-> map transform)."""
+    return page.evaluate(f"""() => {{ const m = {M}, r = m.plotRect();
+        return [m.ix(r.x), m.ix(r.x + r.w), m.iy(r.y + r.h), m.iy(r.y)]; }}""")
 
 
 def data_bounds(page) -> list[float]:
@@ -42,8 +44,7 @@ def plot_centre(page) -> tuple[float, float]:
 
 def wait_decoded_at(page, x: float, y: float, timeout: float = 60_000) -> None:
     """Until a grid decoded for the view (not the nearest cell of another) covers (x, y)."""
-    page.wait_for_function(f"([x, y]) => {{ const c = {M}.gridAt(x, y); return c && !c.near; }}",
-                           arg=[x, y], timeout=timeout)
+    page.wait_for_function(f"([x, y]) => !!{M}.gridCell(x, y)", arg=[x, y], timeout=timeout)
     wait_for_app_run(page)
 
 
