@@ -268,7 +268,9 @@ def decode_memo(ck, z: np.ndarray, y_cond=None) -> np.ndarray:
     return decode_cached(ck.sha256, z.tobytes(), z.shape, y_cond, ck)
 
 
-WINDOW_G = 32  # window grid side: 1024 decodes per window (figures: bench/window_decode.py)
+# Window grid side: 576 decodes, ~0.15-0.3 s and ~20-230 kB sent per window on 2 cores (32 would
+# be ~1.8x both; figures from bench/window_decode.py). A view always holds 8-16 cells across.
+WINDOW_G = 24
 _WINDOW_CHUNK = 128  # the lock is held per chunk, so other sessions' decodes interleave
 
 

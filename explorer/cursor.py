@@ -121,7 +121,7 @@ def latents_to_map(z: np.ndarray, codes: np.ndarray, map_xy: np.ndarray, k: int 
 # contains it. Windows are snapped to a lattice so that nearby views (and every student looking
 # at the same place) share one cached decode: per axis, a tile side T = 2**ceil(log2(span)) and
 # an origin on a multiple of T / 2, covering [a, a + 1.5 T]. A span in (T/2, T] then holds
-# between G/3 and 2G/3 cells, so a view always has >= MIN_VIEW_CELLS cells across at G = 32.
+# between G/3 and 2G/3 cells, so a view always has >= MIN_VIEW_CELLS cells across at G >= 24.
 
 MIN_VIEW_CELLS = 8  # a grid whose cells are coarser than view / 8 is not good enough (JS too)
 EDGE_TOL = 1e-4  # a view this close (fraction of its span) to a grid's edge counts as inside

@@ -478,7 +478,7 @@ def test_format_view_round_trips_to_four_significant_digits():
 
 def test_window_for_a_view_contains_it_with_enough_cells():
     rng = np.random.default_rng(5)
-    g = 32
+    g = 24  # explorer.compute.WINDOW_G
     for _ in range(500):
         x0, y0 = rng.uniform(-50, 50, 2)
         w, h = 10 ** rng.uniform(-3, 2, 2)
