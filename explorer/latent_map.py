@@ -12,11 +12,17 @@ path sends a few hundred bytes instead of megabytes. If the browser lacks one an
 message lost in a fast rerun), it reports "missing" and Python sends it again with a rerun.
 Encoded payloads are cached process-wide by content hash, so a second session or a rerun with the
 same arrays does not re-encode PNGs.
+
+Decoding anywhere: besides the grid over the data's extent, the page asks (state "view") for a
+grid over its view when a pan or zoom ends and no grid it holds covers the view finely enough;
+the caller's ``window_grid`` decodes one over a lattice window (explorer.cursor.window_key) and
+it is sent like any other atlas. The main map also keeps its view in the page's URL (zoom=).
 """
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -353,7 +359,10 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
             asked.get("map") == str(map_info.get("map_id", "")):
         t0 = time.perf_counter()
         view = cursor.check_view(asked.get("view") or ())
-        window = None if view is None else window_grid(view)
+        try:
+            window = None if view is None else window_grid(view)
+        except Exception:  # e.g. the model failed to load: the map works on without it
+            logging.getLogger(__name__).exception("decoding the map's view %s failed", view)
         last_timing["window_decode"] = time.perf_counter() - t0
     data, timing = build_data(xy, labels, label_names, images, recons, grid_images, grid_extent,
                               color_values, color_title, path, selected, height, key,
