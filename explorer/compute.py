@@ -266,3 +266,36 @@ def decode_cached(sha: str, z_bytes: bytes, shape: tuple, y_cond, _ck) -> np.nda
 def decode_memo(ck, z: np.ndarray, y_cond=None) -> np.ndarray:
     z = np.ascontiguousarray(z, np.float32)
     return decode_cached(ck.sha256, z.tobytes(), z.shape, y_cond, ck)
+
+
+# Window grid side: 576 decodes, ~0.15-0.3 s and ~20-230 kB sent per window on 2 cores (32 would
+# be ~1.8x both; figures from bench/window_decode.py). A view always holds 8-16 cells across.
+WINDOW_G = 24
+_WINDOW_CHUNK = 128  # the lock is held per chunk, so other sessions' decodes interleave
+
+
+@st.cache_resource(max_entries=48, show_spinner=False)
+def window_images(sha: str, map_key: str, method: str, y_cond, key: tuple, _ck, _map_xy, _codes,
+                  _pca_fit, g: int = WINDOW_G) -> dict:
+    """Decoded G x G grid over the lattice window `key` (explorer.cursor.window_key), shared by
+    every session looking at that window: {"images", "extent", "latents"}.
+
+    The decode runs in the asking session's script thread; _LOCK is taken per chunk of
+    _WINDOW_CHUNK images (~25 ms for the small conv models), never for the whole grid, so a
+    session waits at most one chunk for another's."""
+    from . import encode
+
+    extent = cursor.window_extent(key)
+    lat = mapper(map_key, method, _map_xy, _codes, _pca_fit)(cursor.grid_centres(extent, g))
+    model = _ck.model
+    parts = []
+    for i in range(0, len(lat), _WINDOW_CHUNK):
+        with _LOCK:
+            _set_threads()
+            parts.append(encode.decode(model, lat[i:i + _WINDOW_CHUNK], _ck.data.preprocess, y_cond))
+    return {"images": np.concatenate(parts), "extent": extent, "latents": lat}
+
+
+def grid_latents(map_key: str, method: str, map_xy, codes, pca_fit, extent, g: int) -> np.ndarray:
+    """The latents a G x G grid over extent decodes (for the readout; cheap, not cached)."""
+    return mapper(map_key, method, map_xy, codes, pca_fit)(cursor.grid_centres(extent, g))

@@ -112,3 +112,83 @@ def latents_to_map(z: np.ndarray, codes: np.ndarray, map_xy: np.ndarray, k: int 
     w[exact, 0] = 1.0
     w /= w.sum(1, keepdims=True)
     return np.einsum("mk,mkd->md", w, np.asarray(map_xy, np.float64)[idx]).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# decoding the visible window (any pan / zoom): grids on a power-of-two lattice
+#
+# The browser reports the view it shows; the server decodes a G x G grid over a window that
+# contains it. Windows are snapped to a lattice so that nearby views (and every student looking
+# at the same place) share one cached decode: per axis, a tile side T = 2**ceil(log2(span)) and
+# an origin on a multiple of T / 2, covering [a, a + 1.5 T]. A span in (T/2, T] then holds
+# between G/3 and 2G/3 cells, so a view always has >= MIN_VIEW_CELLS cells across at G >= 24.
+
+MIN_VIEW_CELLS = 8  # a grid whose cells are coarser than view / 8 is not good enough (JS too)
+EDGE_TOL = 1e-4  # a view this close (fraction of its span) to a grid's edge counts as inside
+MAX_COORD = 1e6  # views further out than this are not decoded (a stray pan, not a question)
+
+
+def parse_view(s) -> tuple[float, float, float, float] | None:
+    """'x0,x1,y0,y1' (e.g. the URL's zoom=) -> 4 finite floats with x0<x1, y0<y1, else None."""
+    if not isinstance(s, str) or len(s) > 200:
+        return None
+    try:
+        v = tuple(float(p) for p in s.split(","))
+    except ValueError:
+        return None
+    return check_view(v)
+
+
+def check_view(v) -> tuple[float, float, float, float] | None:
+    """A view (x0, x1, y0, y1) if it is 4 finite numbers, ordered, within MAX_COORD."""
+    try:
+        v = tuple(float(a) for a in v)
+    except (TypeError, ValueError):
+        return None
+    if len(v) != 4 or not all(np.isfinite(v)) or max(abs(a) for a in v) > MAX_COORD:
+        return None
+    x0, x1, y0, y1 = v
+    if not (x1 - x0 > 1e-9 and y1 - y0 > 1e-9):
+        return None
+    return v
+
+
+def format_view(v) -> str:
+    """The URL form of a view: 4 significant digits relative to its span (parse_view reads it)."""
+    x0, x1, y0, y1 = v
+    out = []
+    for a, span in ((x0, x1 - x0), (x1, x1 - x0), (y0, y1 - y0), (y1, y1 - y0)):
+        digits = max(0, 4 - int(np.floor(np.log10(span))) - 1)
+        out.append(f"{a:.{min(digits, 12)}f}")
+    return ",".join(out)
+
+
+def _axis_window(lo: float, hi: float) -> tuple[int, int]:
+    level = int(np.ceil(np.log2(hi - lo)))
+    half = 2.0 ** level / 2
+    return level, int(np.floor(lo / half))
+
+
+def window_key(view) -> tuple[int, int, int, int] | None:
+    """Lattice key (x level, x index, y level, y index) of the window for a view, or None."""
+    v = check_view(view)
+    if v is None:
+        return None
+    return _axis_window(v[0], v[1]) + _axis_window(v[2], v[3])
+
+
+def window_extent(key) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) of a lattice window key."""
+    lx, ix, ly, iy = key
+    tx, ty = 2.0 ** lx, 2.0 ** ly
+    return (ix * tx / 2, ix * tx / 2 + 1.5 * tx, iy * ty / 2, iy * ty / 2 + 1.5 * ty)
+
+
+def grid_serves(extent, g: int, view, min_cells: int = MIN_VIEW_CELLS) -> bool:
+    """Whether a G x G grid over extent covers view at >= min_cells cells across each axis
+    (the browser asks for a window decode when no grid it holds does; latent_map.js mirrors)."""
+    x0, x1, y0, y1 = extent
+    v0, v1, w0, w1 = view
+    ex, ey = (v1 - v0) * EDGE_TOL, (w1 - w0) * EDGE_TOL  # rounding of the view's edges
+    inside = x0 <= v0 + ex and v1 <= x1 + ex and y0 <= w0 + ey and w1 <= y1 + ey
+    return inside and (x1 - x0) / g * min_cells <= v1 - v0 and (y1 - y0) / g * min_cells <= w1 - w0

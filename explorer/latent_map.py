@@ -1,6 +1,6 @@
 """The latent map: an interactive scatter of latent codes as a Streamlit custom component (v2).
 
-JavaScript in the page (components/latent_map/latent_map.js) draws every point on a canvas, so
+JavaScript in the page (components/latent_map/*.js, see JS_FILES) draws every point on a canvas, so
 hovering needs no server round trip: a hovered data point's original and reconstruction come
 from client-side image atlases, empty space shows the image decoded at the centre of the grid
 cell under the cursor. Clicks come back to Python as events.
@@ -12,11 +12,17 @@ path sends a few hundred bytes instead of megabytes. If the browser lacks one an
 message lost in a fast rerun), it reports "missing" and Python sends it again with a rerun.
 Encoded payloads are cached process-wide by content hash, so a second session or a rerun with the
 same arrays does not re-encode PNGs.
+
+Decoding anywhere: besides the grid over the data's extent, the page asks (state "view") for a
+grid over its view when a pan or zoom ends and no grid it holds covers the view finely enough;
+the caller's ``window_grid`` decodes one over a lattice window (explorer.cursor.window_key) and
+it is sent like any other atlas. The main map also keeps its view in the page's URL (zoom=).
 """
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -25,13 +31,20 @@ from typing import Any
 
 import numpy as np
 
-from explorer import cache
+from explorer import cache, cursor
 from explorer.atlas import PNG_COMPRESS_LEVEL, content_hash, pack_atlas
 
 ASSETS = Path(__file__).parent / "components" / "latent_map"
 COMPONENT_NAME = "vae_explorer.latent_map"
+# One module in the page, joined in this order (only the last one exports).
+JS_FILES = ("store.js", "map.js", "draw.js", "grids.js", "hover.js", "interact.js", "entry.js")
+
+
+def js_source() -> str:
+    return "\n".join((ASSETS / f).read_text(encoding="utf-8") for f in JS_FILES)
 _SENT_KEY = "_latent_map_client_has"
 _MISSING_KEY = "_latent_map_missing_reruns"
+_VIEW_KEY = "_latent_map_asked_view_"
 
 _component_fn = None
 _lock = threading.Lock()
@@ -51,7 +64,7 @@ def _component():
         import streamlit as st
         _component_fn = st.components.v2.component(
             COMPONENT_NAME,
-            js=(ASSETS / "latent_map.js").read_text(encoding="utf-8"),
+            js=js_source(),
             css=(ASSETS / "latent_map.css").read_text(encoding="utf-8"),
             isolate_styles=True,
         )
@@ -157,6 +170,36 @@ def atlas_payload(images: np.ndarray) -> dict:
     return d
 
 
+ZHEAD = 3  # latent dims per grid cell sent for the readout ("decodes z = (a, b, c, …)")
+
+
+def grid_payload(images: np.ndarray, latents: np.ndarray | None) -> dict:
+    """A decoded grid's atlas, with (for maps that are not the latent itself) the first ZHEAD
+    dims and the norm of the latent each cell decodes: 16 bytes a cell."""
+    d = atlas_payload(images)
+    if latents is not None:
+        z = np.asarray(latents, np.float32).reshape(len(latents), -1)
+        d["zdim"] = int(z.shape[1])
+        d["zhead"] = _b64(np.ascontiguousarray(z[:, :ZHEAD], "<f4"))
+        d["znorm"] = _b64(np.linalg.norm(z, axis=1).astype("<f4"))
+    return d
+
+
+def _grid_part(images, extent, latents, tag: str, on_disk: bool) -> tuple[str, dict, dict]:
+    """(ref, payload, {"g", "extent"}) for one decoded G x G grid."""
+    gi = np.asarray(images)
+    g = int(round(np.sqrt(gi.shape[0])))
+    if g * g != gi.shape[0]:
+        raise ValueError(f"grid_images must hold G*G images, got {gi.shape[0]}")
+    ext = [float(v) for v in extent]
+    if len(ext) != 4 or not (ext[1] > ext[0] and ext[3] > ext[2]):
+        raise ValueError(f"grid_extent must be (x0, x1, y0, y1) with x1>x0, y1>y0, got {extent}")
+    lat = None if latents is None else np.asarray(latents, np.float32)
+    ref = _array_hash(tag, gi) if lat is None else tag + content_hash(gi, lat)
+    payload = _get_payload(ref, lambda: grid_payload(gi, lat), on_disk=on_disk)
+    return ref, payload, {"g": g, "extent": ext}
+
+
 def _payload_size(p: dict) -> int:
     return sum(len(v) for v in p.values() if isinstance(v, str)) + \
         sum(len(s) for s in p.get("pages", []))
@@ -190,10 +233,17 @@ def _get_payload(ref: str, build, on_disk: bool = False) -> dict:
 
 def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent,
                color_values=None, color_title="", path=None, selected=(), height=560,
-               key="latent_map", client_has: set | None = None, last_event_id: int = 0) -> tuple[dict, dict]:
+               key="latent_map", client_has: set | None = None, last_event_id: int = 0,
+               grid_latents=None, window: dict | None = None, map_is_latent: bool = True,
+               map_label: str = "", cursor_method: str = "identity", initial_view=None,
+               url_view: bool = False, map_id: str = "") -> tuple[dict, dict]:
     """Pure part of latent_map(): the component data dict, and {ref: payload} for every ref.
 
-    Payloads whose ref is in ``client_has`` are left out of ``data["blobs"]``.
+    Payloads whose ref is in ``client_has`` are left out of ``data["blobs"]``. ``window`` is a
+    grid decoded for the browser's view ({"images", "extent", "latents"}); ``grid_latents`` the
+    latents of the global grid's cells (both only for the readout, None when the map is the
+    latent). ``initial_view`` (x0, x1, y0, y1) is the view to open with (the URL's zoom=);
+    ``url_view`` makes the page write its view to the URL when a pan or zoom ends.
     """
     t = {}
     t0 = time.perf_counter()
@@ -225,20 +275,19 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
     grid = None
     if grid_images is not None and grid_extent is not None:
         t1 = time.perf_counter()
-        gi = np.asarray(grid_images)
-        g = int(round(np.sqrt(gi.shape[0])))
-        if g * g != gi.shape[0]:
-            raise ValueError(f"grid_images must hold G*G images, got {gi.shape[0]}")
-        ext = [float(v) for v in grid_extent]
-        if len(ext) != 4 or not (ext[1] > ext[0] and ext[3] > ext[2]):
-            raise ValueError(f"grid_extent must be (x0, x1, y0, y1) with x1>x0, y1>y0, got {grid_extent}")
-        ref = _array_hash("atl-", gi)
-        payloads[ref] = _get_payload(ref, lambda: atlas_payload(gi), on_disk=True)
+        ref, payloads[ref], grid = _grid_part(grid_images, grid_extent, grid_latents, "atl-", True)
         refs["grid"] = ref
-        grid = {"g": g, "extent": ext}
         t["grid"] = time.perf_counter() - t1
     else:
         refs["grid"] = None
+    win = None
+    refs["window"] = None
+    if window is not None:
+        t1 = time.perf_counter()
+        ref, payloads[ref], win = _grid_part(window["images"], window["extent"],
+                                             window.get("latents"), "win-", False)
+        refs["window"] = ref
+        t["window"] = time.perf_counter() - t1
 
     sel = [int(i) for i in (selected or ()) if i is not None]
     path_list = None
@@ -257,6 +306,10 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
         "labelNames": [str(s) for s in (label_names or [])],
         "colorTitle": str(color_title or ""),
         "grid": grid,
+        "window": win,
+        "map": {"id": str(map_id), "latent": bool(map_is_latent), "label": str(map_label),
+                "method": str(cursor_method), "urlView": bool(url_view),
+                "initialView": None if initial_view is None else [float(v) for v in initial_view]},
         "path": path_list,
         "selected": sel,
         "lastEventId": int(last_event_id),
@@ -265,13 +318,28 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
     return data, t
 
 
+def _remember_view(key: str) -> None:
+    """on_view_change: keep the view the page asked a decode for (read before the next mount)."""
+    import streamlit as st
+
+    got = st.session_state.get(key)
+    view = got.get("view") if hasattr(got, "get") else None
+    if isinstance(view, dict):
+        st.session_state[_VIEW_KEY + key] = view
+
+
 def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
                images: np.ndarray | None, recons: np.ndarray | None,
                grid_images: np.ndarray | None, grid_extent: tuple | None,
                color_values: np.ndarray | None = None, color_title: str = "",
                path: np.ndarray | None = None, selected=(), height: int = 560,
-               key: str = "latent_map") -> dict | None:
+               key: str = "latent_map", window_grid=None, **map_info) -> dict | None:
     """Draw the interactive latent map; return the latest event or None.
+
+    ``window_grid(view)`` (optional) decodes a grid for a view (x0, x1, y0, y1) the page asked
+    for when no grid it holds covers its view well: {"images", "extent", "latents"} or None.
+    ``map_info``: build_data's grid_latents, map_is_latent, map_label, cursor_method,
+    initial_view and url_view.
 
     The event is the last click, e.g. ``{"type": "click", "index": 123 or None, "xy": [x, y],
     "id": 7, "shift": False}`` (``index`` None when the click was on empty space). It persists
@@ -284,17 +352,34 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
     client_has: set = state.get(_SENT_KEY) or set()
     prev_event = state.get(f"_latent_map_event_{key}")
     last_id = int(prev_event.get("id", 0)) if isinstance(prev_event, dict) else 0
+    window = None
+    asked = state.get(_VIEW_KEY + key)
+    # A view asked for another map (before a projection switch) is not decoded.
+    if window_grid is not None and isinstance(asked, dict) and \
+            asked.get("map") == str(map_info.get("map_id", "")):
+        t0 = time.perf_counter()
+        view = cursor.check_view(asked.get("view") or ())
+        try:
+            window = None if view is None else window_grid(view)
+        except Exception:  # e.g. the model failed to load: the map works on without it
+            logging.getLogger(__name__).exception("decoding the map's view %s failed", view)
+        last_timing["window_decode"] = time.perf_counter() - t0
     data, timing = build_data(xy, labels, label_names, images, recons, grid_images, grid_extent,
                               color_values, color_title, path, selected, height, key,
-                              client_has=client_has, last_event_id=last_id)
+                              client_has=client_has, last_event_id=last_id, window=window,
+                              **map_info)
     t0 = time.perf_counter()
     # As bytes: Streamlit scans a dict's values for dataframes, importing pandas (~0.5 s).
     blob = json.dumps(data, separators=(",", ":")).encode()
     result = _component()(key=key, data=blob, height="content",
-                          on_event_change=lambda: None, on_missing_change=lambda: None)
+                          on_event_change=lambda: None, on_missing_change=lambda: None,
+                          on_view_change=lambda: _remember_view(key))
     timing["mount"] = time.perf_counter() - t0
+    decode_s = last_timing.get("window_decode")
     last_timing.clear()
     last_timing.update(timing)
+    if window is not None and decode_s is not None:
+        last_timing["window_decode"] = decode_s
     last_timing["sent_bytes"] = float(sum(_payload_size(p) for p in data["blobs"].values()))
 
     state[_SENT_KEY] = client_has | {r for r in data["refs"].values() if r}

@@ -177,14 +177,30 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
     if colour not in c.enc:  # reconstruction error while the reconstructions are computed
         colour = "label"
     color_values = None if colour == "label" else np.asarray(c.enc[colour], np.float32)
-    grid_images = extent = None
+    grid_images = extent = grid_lat = window_grid = None
     if hover:
+        mu = c.enc["mu"]
         grid_images, extent = compute.hover_images(c.ck.sha256, m.key, m.method, c.y_cond, c.ck,
-                                                   m.xy, c.enc["mu"], m.fit)
+                                                   m.xy, mu, m.fit)
+        if m.method != "identity":
+            g = int(round(np.sqrt(len(grid_images))))
+            grid_lat = compute.grid_latents(m.key, m.method, m.xy, mu, m.fit, extent, g)
+
+        def window_grid(view):
+            win = compute.window_images(c.ck.sha256, m.key, m.method, c.y_cond,
+                                        cursor.window_key(view), c.ck, m.xy, mu, m.fit)
+            return {"images": _display_images(win["images"]), "extent": win["extent"],
+                    "latents": None if m.method == "identity" else win["latents"]}
+    # Only the main map keeps its view in the URL (zoom=x0,x1,y0,y1, written by the page).
+    url_view = key == "latent_map"
+    initial_view = cursor.parse_view(st.query_params.get("zoom")) if url_view else None
     kwargs = dict(xy=np.asarray(m.xy, np.float32), labels=np.asarray(c.labels),
                   label_names=list(c.label_names),
                   color_values=color_values, color_title=COLOUR_TITLES.get(colour, ""),
                   path=path_xy, selected=selected, height=height, key=key)
+    map_info = dict(grid_latents=grid_lat, map_is_latent=m.method == "identity", map_label=m.label,
+                    cursor_method=m.method, initial_view=initial_view, url_view=url_view,
+                    map_id=m.key)
     try:
         from .latent_map import latent_map
     except ImportError:
@@ -192,7 +208,8 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
                              color_values, kwargs["color_title"], path_xy, selected, height, key)
     return latent_map(images=_display_images(c.images),
                       recons=_display_images(c.enc.get("recon")),
-                      grid_images=_display_images(grid_images), grid_extent=extent, **kwargs)
+                      grid_images=_display_images(grid_images), grid_extent=extent,
+                      window_grid=window_grid, **map_info, **kwargs)
 
 
 def handle_event(c: state.Ctx, m: MapInfo, ev, key: str = "latent_map") -> bool:

@@ -450,3 +450,57 @@ def test_precompute_writes_maps_the_app_finds(tmp_path, monkeypatch):
                       directory=out)
     assert precompute.main(["--prune", "--out", str(out)]) == 0
     assert [p.name for p in out.glob("*.npz")] == [keep.name]
+
+
+# ----------------------------------------------------------------------------- window grids
+
+
+@pytest.mark.parametrize("text,want", [
+    ("-1.5,2,0.25,3", (-1.5, 2.0, 0.25, 3.0)),
+    (" 1e-3, 2e-3 ,-1,1", (0.001, 0.002, -1.0, 1.0)),
+])
+def test_parse_view_accepts_four_ordered_finite_numbers(text, want):
+    assert cursor.parse_view(text) == pytest.approx(want)
+
+
+@pytest.mark.parametrize("text", [None, "", "1,2,3", "1,2,3,4,5", "2,1,0,1", "0,1,1,1", "0,1,nan,2",
+                                  "0,inf,0,1", "a,b,c,d", "0,1e7,0,1", "1," * 200 + "1"])
+def test_parse_view_rejects_anything_else(text):
+    assert cursor.parse_view(text) is None
+
+
+def test_format_view_round_trips_to_four_significant_digits():
+    v = (-1.234567, 0.987654, 12.3456, 13.9876)
+    back = cursor.parse_view(cursor.format_view(v))
+    spans = (v[1] - v[0], v[1] - v[0], v[3] - v[2], v[3] - v[2])
+    assert all(abs(a - b) <= 1e-3 * s for a, b, s in zip(back, v, spans)), (back, v)
+
+
+def test_window_for_a_view_contains_it_with_enough_cells():
+    rng = np.random.default_rng(5)
+    g = 24  # explorer.compute.WINDOW_G
+    for _ in range(500):
+        x0, y0 = rng.uniform(-50, 50, 2)
+        w, h = 10 ** rng.uniform(-3, 2, 2)
+        view = (x0, x0 + w, y0, y0 + h)
+        ext = cursor.window_extent(cursor.window_key(view))
+        assert cursor.grid_serves(ext, g, view), (view, ext)
+        # not needlessly coarse: the window is at most 3x the view on each axis
+        assert ext[1] - ext[0] <= 3 * w and ext[3] - ext[2] <= 3 * h
+
+
+def test_nearby_views_share_one_window():
+    a = cursor.window_key((0.1, 1.1, 0.2, 1.0))
+    assert a == cursor.window_key((0.12, 1.12, 0.21, 1.01))  # a small pan: same decode
+    assert a != cursor.window_key((0.1, 0.3, 0.2, 0.4))  # zoomed in: finer grid
+    assert a != cursor.window_key((5.1, 6.1, 0.2, 1.0))  # panned away
+    assert cursor.window_key((0, 1, 1, 1)) is None
+
+
+def test_grid_serves_needs_cover_and_resolution():
+    ext, g = (-4.0, 4.0, -4.0, 4.0), 32  # cells of 0.25
+    assert cursor.grid_serves(ext, g, (-3, 3, -2, 2))
+    assert not cursor.grid_serves(ext, g, (-3, 5, -2, 2))  # sticks out
+    assert not cursor.grid_serves(ext, g, (0, 1, 0, 1))  # 4 cells across: too coarse
+    assert cursor.grid_serves(ext, g, (-4.0000001, 4, -4, 4))  # rounding at the edge
+

@@ -67,7 +67,8 @@ def test_degenerate_bounds_get_room():
 def test_build_data_refs_blobs_and_json_size():
     data, timing = _build(path=np.array([[0, 0], [1, 1]]), selected=[3, 5])
     refs = data["refs"]
-    assert set(refs) == {"points", "orig", "recon", "grid"}
+    assert set(refs) == {"points", "orig", "recon", "grid", "window"}
+    assert refs.pop("window") is None  # no view asked for
     assert all(refs.values())
     assert set(data["blobs"]) == set(refs.values())
     assert data["grid"] == {"g": 3, "extent": [-3.0, 3.0, -2.0, 2.0]}
@@ -129,7 +130,7 @@ def test_identity_hash_memo_for_readonly_arrays():
 
 
 def test_js_uses_textcontent_not_innerhtml():
-    js = (lm.ASSETS / "latent_map.js").read_text()
+    js = lm.js_source()
     assert "innerHTML" not in js.replace("never innerHTML", "")
     assert "textContent" in js
 
@@ -186,3 +187,85 @@ def test_atlas_payloads_survive_a_restart_on_disk(tmp_path, monkeypatch):
     assert again == built and again["kind"] == "atlas"
     page = base64.b64decode(again["pages"][0])
     assert decode_png(page).shape[-1] == 1
+
+
+def test_window_grid_and_latents_travel_in_content_addressed_payloads():
+    rng = np.random.default_rng(7)
+    win_imgs = rng.integers(0, 256, (16, 6, 6, 1), dtype=np.uint8)
+    lat = rng.normal(size=(16, 5)).astype(np.float32)
+    glat = rng.normal(size=(9, 5)).astype(np.float32)
+    data, _ = _build(window={"images": win_imgs, "extent": (4.0, 10.0, -2.0, 4.0), "latents": lat},
+                     grid_latents=glat, map_is_latent=False, map_label="UMAP 1, UMAP 2",
+                     cursor_method="knn", map_id="umap:k", initial_view=(0, 1, 2, 3), url_view=True)
+    ref = data["refs"]["window"]
+    assert ref and data["window"] == {"g": 4, "extent": [4.0, 10.0, -2.0, 4.0]}
+    blob = data["blobs"][ref]
+    assert blob["count"] == 16 and blob["zdim"] == 5
+    head = np.frombuffer(base64.b64decode(blob["zhead"]), "<f4").reshape(16, lm.ZHEAD)
+    np.testing.assert_array_equal(head, lat[:, :lm.ZHEAD])
+    norm = np.frombuffer(base64.b64decode(blob["znorm"]), "<f4")
+    np.testing.assert_allclose(norm, np.linalg.norm(lat, axis=1), rtol=1e-6)
+    assert "zhead" in data["blobs"][data["refs"]["grid"]]
+    assert data["map"] == {"id": "umap:k", "latent": False, "label": "UMAP 1, UMAP 2",
+                           "method": "knn", "urlView": True, "initialView": [0.0, 1.0, 2.0, 3.0]}
+    # Sent once: a page that has the window's payload gets only its small descriptor again.
+    again, _ = _build(window={"images": win_imgs, "extent": (4.0, 10.0, -2.0, 4.0), "latents": lat},
+                      grid_latents=glat, client_has=set(data["refs"].values()))
+    assert again["blobs"] == {} and again["refs"]["window"] == ref
+
+
+def test_js_files_join_into_one_module_with_one_export():
+    js = lm.js_source()
+    assert js.count("export default") == 1
+    assert js.rstrip().endswith("}")
+    for f in lm.JS_FILES:
+        assert len((lm.ASSETS / f).read_text().splitlines()) <= 400, f
+
+
+WINDOW_APP = """
+import numpy as np, streamlit as st
+from explorer.latent_map import latent_map, _VIEW_KEY
+rng = np.random.default_rng(0)
+xy = rng.normal(size=(50, 2)).astype(np.float32)
+imgs = rng.integers(0, 255, (50, 4, 4, 1), dtype=np.uint8)
+asked = []
+
+def window_grid(view):
+    asked.append(view)
+    return {"images": imgs[:16], "extent": (view[0] - 1, view[1] + 1, view[2] - 1, view[3] + 1),
+            "latents": None}
+
+latent_map(xy, np.arange(50) % 3, ["a", "b", "c"], imgs, imgs, imgs[:16], (-1, 1, -1, 1),
+           key="m", window_grid=window_grid, map_id=st.session_state.get("map_id", "mapA"))
+st.write(repr(asked))
+"""
+
+
+def test_a_view_the_page_asked_for_is_decoded_for_that_map_only(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    script = tmp_path / "app.py"
+    repo = Path(__file__).resolve().parent.parent
+    script.write_text(f"import sys; sys.path.insert(0, {str(repo)!r})\n" + WINDOW_APP)
+    at = AppTest.from_file(str(script)).run()
+    assert not at.exception and at.markdown[0].value == "[]"  # nothing asked: no decode
+
+    def component_data():
+        for node in at._tree.children[0].children.values():
+            if getattr(node, "type", "") == "bidi_component":
+                return json.loads(node.proto.bytes)
+        raise AssertionError("no component element")
+
+    at.session_state[lm._VIEW_KEY + "m"] = {"view": [2, 3, 5, 6], "map": "mapA", "id": 1}
+    at.run()
+    assert at.markdown[0].value == "[(2.0, 3.0, 5.0, 6.0)]"
+    data = component_data()
+    assert data["window"] == {"g": 4, "extent": [1.0, 4.0, 4.0, 7.0]}
+    assert data["refs"]["window"] in data["blobs"]
+    at.session_state["map_id"] = "mapB"  # the view was asked on another map (e.g. before UMAP)
+    at.run()
+    assert at.markdown[0].value == "[]" and component_data()["window"] is None
+    at.session_state["map_id"] = "mapA"
+    at.session_state[lm._VIEW_KEY + "m"] = {"view": [2, 1, 5, 6], "map": "mapA", "id": 2}
+    at.run()  # not a view: ignored
+    assert at.markdown[0].value == "[]" and not at.exception
