@@ -23,16 +23,15 @@ import streamlit as st  # noqa: E402
 
 from training.checkpoint import CheckpointError  # noqa: E402
 
-from explorer import checkpoints, compute, sample, state  # noqa: E402
+from explorer import checkpoints, compute, presenter, sample, state  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
 
-_presenting = st.query_params.get("present") == "1" or st.session_state.get("presenter", False)
-st.set_page_config(page_title="VAE explorer", page_icon=":material/explore:", layout="wide",
-                   initial_sidebar_state="collapsed" if _presenting else "auto")
 state.init_from_url()
 ss = st.session_state
+st.set_page_config(page_title="VAE explorer", page_icon=":material/explore:", layout="wide",
+                   initial_sidebar_state="collapsed" if ss.get("presenter") else "auto")
 
 
 def _data_root_default() -> str:
@@ -192,7 +191,7 @@ def view_sidebar(c: state.Ctx) -> None:
         pick = sb.selectbox("Decode as class (conditional VAE)", range(len(names)),
                             format_func=lambda i: names[i], key="y_cond")
         c.y_cond = int(pick)
-    sb.toggle("Presenter view", key="presenter",
+    sb.toggle("Presenter view", **state.bind("presenter"),
               help="Large crisp images and less chrome, for a projector. Shareable: ?present=1")
     c.presenter = bool(ss.get("presenter"))
 
@@ -230,11 +229,15 @@ def main() -> None:
     c = data_sidebar(ck)
     view_sidebar(c)
     ss["ctx"] = c
+    # A view of the map saved in the link belongs to this checkpoint, projection and sample.
+    state.note_map((ck.sha256, state.get("proj") if c.d > 2 else "", c.data_key))
     # A shared link may name a page: go there once.
-    want = ss.pop("url_page", "")
+    want = ss.pop("url_page", "") or ""
     if want in pages and (nav.url_path or "map") != want:
-        st.switch_page(pages[want])
+        st.switch_page(pages[want], query_params={k: st.query_params[k] for k in st.query_params})
     state.sync_url(nav.url_path or "map")
+    if c.presenter:
+        presenter.bar(pages, {p[3]: p[1] for p in PAGES}, {p[3]: p[2] for p in PAGES})
     try:
         nav.run()
     finally:  # also when the page stops or reruns: the model is wanted either way

@@ -92,8 +92,15 @@ def test_missing_dataset_still_offers_samples_grid_interpolation(env):
         at.switch_page(page).run()
         _ok(at)
         assert not at.error, (page, [e.value for e in at.error])
-    # interpolation between prior samples works without data
+    # looking at the page chose nothing; choosing prior samples works without data
+    assert "point_a" not in at.session_state and "point_b" not in at.session_state
+    at.switch_page("views/interpolate.py").run()
+    assert "point_a" not in at.session_state
+    at.selectbox(key="w_mode_a").set_value("Prior sample").run()
+    at.selectbox(key="w_mode_b").set_value("Prior sample").run()
+    _ok(at)
     assert at.session_state["point_a"]["kind"] == "z"
+    assert at.session_state["point_b"]["kind"] == "z" and len(at.image) >= 3
 
 
 def test_url_state_points_and_page(env):
@@ -191,3 +198,34 @@ def test_url_naming_a_missing_checkpoint_says_so(env):
     _ok(at)
     assert at.session_state["active_ckpt_name"] == checkpoints.DEFAULT_NAME
     assert "no-such-model" in at.sidebar.warning[0].value
+
+
+def test_colour_and_next_click_survive_a_trip_to_another_page(env):
+    at = _app()
+    at.segmented_control(key="w_colour_by").set_value("kl").run()
+    at.segmented_control(key="w_pick_target").set_value("B").run()
+    _ok(at)
+    assert at.query_params.get("colour") in ("kl", ["kl"])
+    at.switch_page("views/grid.py").run()
+    at.switch_page("views/map.py").run()
+    _ok(at)
+    assert at.segmented_control(key="w_colour_by").value == "kl"
+    assert at.segmented_control(key="w_pick_target").value == "B"
+    assert at.query_params.get("colour") in ("kl", ["kl"])
+
+
+def test_shared_link_restores_every_setting_and_keeps_the_zoom(env):
+    at = AppTest.from_file(APP, default_timeout=120)
+    link = {"colour": "kl", "method": "slerp", "t": "0.25", "a": "i3", "b": "i5",
+            "zoom": "-1,2,-3,4.5", "view": "interpolate"}
+    for k, v in link.items():
+        at.query_params[k] = v
+    at.run()
+    _ok(at)
+    ss = at.session_state
+    assert ss["colour_by"] == "kl" and ss["interp_method"] == "slerp" and ss["interp_t"] == 0.25
+    assert ss["map_zoom"] == (-1.0, 2.0, -3.0, 4.5)
+    assert at.segmented_control(key="w_interp_method").value == "slerp"
+    for k, v in link.items():
+        if k != "view":
+            assert at.query_params.get(k) in (v, [v]), k
