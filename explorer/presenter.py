@@ -17,14 +17,15 @@ def _leave() -> None:
 
 def bar(pages: dict, titles: dict[str, str], icons: dict[str, str]) -> None:
     """Page links, 'For students' and 'Leave presenter view', in one row above the page."""
-    cols = st.columns([1] * len(pages) + [1.1, 1.1], vertical_alignment="center",
-                      gap="small")
-    for col, (slug, page) in zip(cols, pages.items()):
-        col.page_link(page, label=titles[slug], icon=icons[slug])
-    with cols[-2].popover("For students", icon=":material/qr_code_2:"):
-        students_panel()
-    cols[-1].button("Leave presenter view", icon=":material/close_fullscreen:", on_click=_leave,
-                    key="leave_presenter")
+    with st.container(horizontal=True, vertical_alignment="center", gap="small",
+                      key="presenter_bar"):
+        for slug, page in pages.items():
+            st.page_link(page, label=titles[slug], icon=icons[slug], width="content")
+        st.space("stretch")
+        with st.popover("For students", icon=":material/qr_code_2:"):
+            students_panel()
+        st.button("Leave presenter view", icon=":material/close_fullscreen:", on_click=_leave,
+                  key="leave_presenter")
 
 
 def students_panel() -> None:

@@ -11,11 +11,16 @@ on_change callback (before the script runs, so sync_url sees the change in the s
 
 The URL:  ckpt=<file>  view=<page>  present=1  proj=pca|umap|tsne  colour=label|rec_err|kl
   a=<point>  b=<point>  method=linear|slerp  t=<0..1>  next=A|B  zoom=x0,x1,y0,y1
-A point is a dataset index ("i123") or a latent vector ("z0.5,-1.2"). `zoom` is written by the
-map in the browser (history.replaceState when a pan or zoom ends, no rerun): the server adopts
-the URL's value on every run, never overwrites it, puts it back when a page switch dropped the
-query, and deletes it only when the map it described is gone (another checkpoint, projection or
-data sample).
+A point is a dataset index ("i123") or a latent vector ("z0.5,-1.2").
+
+`zoom` is the map's visible window, written by the map in the browser (history.replaceState
+when a pan or zoom ends, no rerun). Streamlit 1.67's frontend sends the query string it last got
+from the server with each rerun, not the address bar's, so the server learns a zoom only from the
+link that opened the session (or a later query that carries one). It adopts that, never
+overwrites a zoom in the query, puts it back after a page switch dropped the query, and deletes it
+only when the map it described is gone (another checkpoint, projection or data sample). Whenever
+the server writes the query the frontend replaces the address bar with it, so the map's JS must
+write its current view again after each render.
 """
 from __future__ import annotations
 
