@@ -40,7 +40,7 @@ def students_panel() -> None:
     else:
         url = share.student_url(st.context.url, host, port, query)
         st.markdown("**Students open:**")
-        st.code(url, language=None)
+        st.code(url, language=None, wrap_lines=True)
         st.image(share.qr_png(url), caption="the same screen, on a phone or laptop", width=240)
     st.markdown("**Link to exactly this screen:**")
-    st.code(share.screen_url(st.context.url, query), language=None)
+    st.code(share.screen_url(st.context.url, query), language=None, wrap_lines=True)
