@@ -106,7 +106,7 @@ def test_interpolation_slider_changes_image(page, app_server):
     before_cap = page.locator(".sc-caption").inner_text()
     page.locator(".sc-range").focus()
     page.keyboard.press("End")
-    page.wait_for_function("() => document.querySelector('.sc-root').dataset.frame === '64'")
+    page.wait_for_selector('.sc-root[data-frame="64"]', state="attached")
     assert page.locator(".sc-caption").inner_text().startswith("t = 1.00")
     assert page.locator(".sc-caption").inner_text() != before_cap
 
