@@ -23,18 +23,17 @@ import streamlit as st  # noqa: E402
 
 from training.checkpoint import CheckpointError  # noqa: E402
 
-from explorer import checkpoints, compute, sample, state, tutorial_import  # noqa: E402
+from explorer import checkpoints, compute, presenter, sample, state, tutorial_import  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
 
-_presenting = st.query_params.get("present") == "1" or st.session_state.get("presenter", False)
+state.init_from_url()
+ss = st.session_state
 # An emoji icon: Streamlit draws it as a data: URL. A ":material/…:" page icon is fetched from
 # fonts.gstatic.com, which fails offline (one failed request per page view).
 st.set_page_config(page_title="VAE explorer", page_icon="🧭", layout="wide",
-                   initial_sidebar_state="collapsed" if _presenting else "auto")
-state.init_from_url()
-ss = st.session_state
+                   initial_sidebar_state="collapsed" if ss.get("presenter") else "auto")
 
 
 def _data_root_default() -> str:
@@ -168,7 +167,7 @@ def checkpoint_sidebar() -> None:
     if src != "Included" and ss.get("ck_error"):
         sb.error(ss["ck_error"])
         if "active_ck" in ss:
-            sb.caption(f"Still showing: {ss['active_label']}")
+            sb.text(f"Still showing: {ss['active_label']}")
     if "active_ck" not in ss and listed:  # first open: the shipped default, no configuration
         err = _open_listed(listed[0])
         if err:
@@ -241,7 +240,7 @@ def view_sidebar(c: state.Ctx) -> None:
         pick = sb.selectbox("Decode as class (conditional VAE)", range(len(names)),
                             format_func=lambda i: names[i], key="y_cond")
         c.y_cond = int(pick)
-    sb.toggle("Presenter view", key="presenter",
+    sb.toggle("Presenter view", **state.bind("presenter"),
               help="Large crisp images and less chrome, for a projector. Shareable: ?present=1")
     c.presenter = bool(ss.get("presenter"))
 
@@ -279,11 +278,15 @@ def main() -> None:
     c = data_sidebar(ck)
     view_sidebar(c)
     ss["ctx"] = c
+    # A view of the map saved in the link belongs to this checkpoint, projection and sample.
+    state.note_map((ck.sha256, state.get("proj") if c.d > 2 else "", c.data_key))
     # A shared link may name a page: go there once.
-    want = ss.pop("url_page", "")
+    want = ss.pop("url_page", "") or ""
     if want in pages and (nav.url_path or "map") != want:
-        st.switch_page(pages[want])
+        st.switch_page(pages[want], query_params={k: st.query_params[k] for k in st.query_params})
     state.sync_url(nav.url_path or "map")
+    if c.presenter:
+        presenter.bar(pages, {p[3]: p[1] for p in PAGES}, {p[3]: p[2] for p in PAGES})
     try:
         nav.run()
     finally:  # also when the page stops or reruns: the model is wanted either way

@@ -27,17 +27,14 @@ class MapInfo:
 
 
 def projection_control(c: state.Ctx, container=None) -> str:
-    """Projection selector for latents > 2 (stored in session 'proj')."""
+    """Projection selector for latents > 2 (the shared setting 'proj')."""
     if c.d <= 2:
         return "latent"
-    ss = st.session_state
-    if ss.get("proj") not in PROJ_LABELS:
-        ss["proj"] = "pca"
-    got = (container or st).segmented_control(
-        "Projection", list(PROJ_LABELS), format_func=PROJ_LABELS.get, key="proj",
+    (container or st).segmented_control(
+        "Projection", list(PROJ_LABELS), format_func=PROJ_LABELS.get, **state.bind("proj"),
         help="PCA is instant. UMAP and t-SNE run in the background (fixed seed, cached on disk); "
              "PCA is shown until they finish.")
-    return got or "pca"
+    return state.get("proj")
 
 
 def current_map(c: state.Ctx, proj: str) -> MapInfo:
@@ -193,7 +190,7 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
                     "latents": None if m.method == "identity" else win["latents"]}
     # Only the main map keeps its view in the URL (zoom=x0,x1,y0,y1, written by the page).
     url_view = key == "latent_map"
-    initial_view = cursor.parse_view(st.query_params.get("zoom")) if url_view else None
+    initial_view = state.map_view() if url_view else None
     kwargs = dict(xy=np.asarray(m.xy, np.float32), labels=np.asarray(c.labels),
                   label_names=list(c.label_names),
                   color_values=color_values, color_title=COLOUR_TITLES.get(colour, ""),
@@ -230,20 +227,15 @@ def handle_event(c: state.Ctx, m: MapInfo, ev, key: str = "latent_map") -> bool:
         point = {"kind": "z", "z": [float(v) for v in z]}
     else:
         return False
-    target = ss.get("pick_target") or "A"
+    target = state.get("pick_target")
     ss["point_a" if target == "A" else "point_b"] = point
     if ss.get("pick_alternate", True):
-        ss["_pick_next"] = "B" if target == "A" else "A"
+        state.put("pick_target", "B" if target == "A" else "A")
     return True
 
 
 def pick_target_control(container=None) -> None:
     """Which point the next click sets (alternates A, B, A, … unless fixed)."""
-    ss = st.session_state
-    if "_pick_next" in ss:
-        ss["pick_target"] = ss.pop("_pick_next")
-    if not ss.get("pick_target"):
-        ss["pick_target"] = "A"
-    (container or st).segmented_control("Next click sets", ["A", "B"], key="pick_target",
+    (container or st).segmented_control("Next click sets", ["A", "B"], **state.bind("pick_target"),
                                         help="Click points on the map to choose the end points "
                                              "of an interpolation; it alternates A, B, A…")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from _explorer_helpers import make_checkpoint
+from _explorer_helpers import SHAPE_NAMES, make_checkpoint
 from explorer import checkpoints
 
 APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
@@ -92,8 +92,15 @@ def test_missing_dataset_still_offers_samples_grid_interpolation(env):
         at.switch_page(page).run()
         _ok(at)
         assert not at.error, (page, [e.value for e in at.error])
-    # interpolation between prior samples works without data
+    # looking at the page chose nothing; choosing prior samples works without data
+    assert "point_a" not in at.session_state and "point_b" not in at.session_state
+    at.switch_page("views/interpolate.py").run()
+    assert "point_a" not in at.session_state
+    at.selectbox(key="w_mode_a").set_value("Prior sample").run()
+    at.selectbox(key="w_mode_b").set_value("Prior sample").run()
+    _ok(at)
     assert at.session_state["point_a"]["kind"] == "z"
+    assert at.session_state["point_b"]["kind"] == "z" and len(at.image) >= 3
 
 
 def test_url_state_points_and_page(env):
@@ -191,3 +198,59 @@ def test_url_naming_a_missing_checkpoint_says_so(env):
     _ok(at)
     assert at.session_state["active_ckpt_name"] == checkpoints.DEFAULT_NAME
     assert "no-such-model" in at.sidebar.warning[0].value
+
+
+def test_colour_and_next_click_survive_a_trip_to_another_page(env):
+    at = _app()
+    at.segmented_control(key="w_colour_by").set_value("kl").run()
+    at.segmented_control(key="w_pick_target").set_value("B").run()
+    _ok(at)
+    assert at.query_params.get("colour") in ("kl", ["kl"])
+    at.switch_page("views/grid.py").run()
+    at.switch_page("views/map.py").run()
+    _ok(at)
+    assert at.segmented_control(key="w_colour_by").value == "kl"
+    assert at.segmented_control(key="w_pick_target").value == "B"
+    assert at.query_params.get("colour") in ("kl", ["kl"])
+
+
+def test_shared_link_restores_every_setting_and_keeps_the_zoom(env):
+    at = AppTest.from_file(APP, default_timeout=120)
+    link = {"colour": "kl", "method": "slerp", "t": "0.25", "a": "i3", "b": "i5",
+            "zoom": "-1,2,-3,4.5", "view": "interpolate"}
+    for k, v in link.items():
+        at.query_params[k] = v
+    at.run()
+    _ok(at)
+    ss = at.session_state
+    assert ss["colour_by"] == "kl" and ss["interp_method"] == "slerp" and ss["interp_t"] == 0.25
+    assert ss["map_zoom"] == (-1.0, 2.0, -3.0, 4.5)
+    assert at.segmented_control(key="w_interp_method").value == "slerp"
+    for k, v in link.items():
+        if k != "view":
+            assert at.query_params.get(k) in (v, [v]), k
+
+
+def test_label_names_from_a_checkpoint_are_never_markdown(tmp_path, monkeypatch):
+    # A label written as a Markdown image made the browser fetch a remote address when a point
+    # was clicked (st.markdown on the A/B captions of the map and the grid page).
+    hostile = "![x](http://203.0.113.9/beacon.png)"
+    d = tmp_path / "ck"
+    make_checkpoint(d / checkpoints.DEFAULT_NAME, latent_dim=2,
+                    label_names=[hostile] + SHAPE_NAMES[1:])
+    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(d))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["a"] = "i0"
+    at.query_params["b"] = "i1"
+    at.run()
+    _ok(at)
+    for page in ("views/map.py", "views/grid.py"):
+        if page != "views/map.py":
+            at.switch_page(page).run()
+            _ok(at)
+        idx = [i for i in (0, 1) if at.session_state["ctx"].labels[i] == 0]
+        md = [m.value for m in at.markdown if "beacon" in m.value]
+        assert not md, (page, md)
+        if idx and page == "views/map.py":  # the hostile label is on screen, as text
+            assert any("beacon" in t.value for t in at.text), page

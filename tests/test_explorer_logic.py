@@ -504,3 +504,87 @@ def test_grid_serves_needs_cover_and_resolution():
     assert not cursor.grid_serves(ext, g, (0, 1, 0, 1))  # 4 cells across: too coarse
     assert cursor.grid_serves(ext, g, (-4.0000001, 4, -4, 4))  # rounding at the edge
 
+
+# ---------------------------------------------------------------------------------------------
+# state: the registry of shareable settings (URL text is untrusted)
+
+
+def test_url_parsers_reject_bad_text():
+    from explorer import state
+
+    good = state.parse_url({"proj": "umap", "colour": "kl", "method": "slerp", "t": "0.25",
+                            "a": "i7", "b": "z1,-2", "present": "1", "next": "B",
+                            "zoom": "-1.5,2,-3,4e0", "ckpt": "mnist-conv-z16"})
+    assert good == {"proj": "umap", "colour_by": "kl", "interp_method": "slerp", "interp_t": 0.25,
+                    "point_a": {"kind": "index", "index": 7},
+                    "point_b": {"kind": "z", "z": [1.0, -2.0]}, "presenter": True,
+                    "pick_target": "B", "map_zoom": (-1.5, 2.0, -3.0, 4.0),
+                    "url_ckpt": "mnist-conv-z16"}
+    bad = {"proj": "PCA<script>", "colour": "red", "method": "cubic", "t": "1.5", "a": "i-1",
+           "b": "znan", "present": "maybe", "next": "C", "ckpt": "x" * 600}
+    assert state.parse_url(bad) == {}
+    for z in ("1,2,3", "1,0,2,3", "0,1,5,5", "a,b,c,d", "0,inf,0,1", "nan,1,0,1", "0,1,0,1,2",
+              "1e300,1e301,0,1"):
+        assert state.parse_view(z) is None, z
+    assert state.parse_url({"t": "nan"}) == {} and state.parse_url({"t": "-0.1"}) == {}
+
+
+def test_url_for_leaves_defaults_out_and_round_trips():
+    from explorer import state
+
+    values = {"proj": "tsne", "colour_by": "rec_err", "interp_method": "linear", "interp_t": 0.375,
+              "point_a": {"kind": "index", "index": 2}, "point_b": None, "presenter": True,
+              "pick_target": "A", "active_ckpt_name": "m.safetensors",
+              "map_zoom": (0.0, 1.0, -2.0, 2.0)}
+    url = state.url_for(values, page="interpolate")
+    assert url == {"ckpt": "m.safetensors", "view": "interpolate", "present": "1",
+                   "proj": "tsne", "colour": "rec_err", "a": "i2", "t": "0.375",
+                   "zoom": "0,1,-2,2"}
+    back = state.parse_url(url)
+    for k in ("proj", "colour_by", "interp_t", "point_a", "presenter", "map_zoom"):
+        assert back[k] == values[k], k
+    assert state.url_for({"proj": "pca", "interp_t": 0.5}, page="map") == {}
+
+
+def test_every_setting_has_a_distinct_url_key_and_a_parser_that_accepts_its_default():
+    from explorer import state
+
+    urls = [s.url for s in state.SETTINGS.values()]
+    assert len(set(urls)) == len(urls)
+    for s in state.SETTINGS.values():
+        if s.default is not None and s.write(s.default):
+            assert s.parse(s.write(s.default)) == s.default, s.url
+
+
+def test_student_address_never_offered_for_a_loopback_server():
+    from explorer import share
+
+    assert share.student_host("127.0.0.1", find_ip=lambda: "10.0.0.5") is None
+    assert share.student_host("localhost", find_ip=lambda: "10.0.0.5") is None
+    assert share.student_host("0.0.0.0", find_ip=lambda: "10.0.0.5") == "10.0.0.5"
+    assert share.student_host("192.168.1.20", find_ip=lambda: "10.0.0.5") == "192.168.1.20"
+    url = share.student_url("http://localhost:8501/interpolate", "10.0.0.5", 8501,
+                            {"a": "i1", "ckpt": "m.safetensors"})
+    assert url == "http://10.0.0.5:8501/interpolate?a=i1&ckpt=m.safetensors"
+    png = share.qr_png(url)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    ip = share.lan_ip()  # sends nothing; None without a network
+    assert ip is None or not share.is_loopback(ip)
+
+
+def test_scrub_frames_data_packs_every_frame():
+    from explorer import scrub
+    from explorer.atlas import Atlas, AtlasLayout, unpack_cell
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (scrub.FRAMES, 8, 6, 1), dtype=np.uint8)
+    d = scrub.frames_data(frames, np.linspace(1, 2, scrub.FRAMES), 0.5, "k")
+    a = d["atlas"]
+    assert a["count"] == scrub.FRAMES and len(d["norms"]) == scrub.FRAMES
+    lay = AtlasLayout(a["count"], a["cellH"], a["cellW"], a["cols"], a["perPage"] // a["cols"],
+                      a["pages"])
+    import base64
+    atlas = Atlas(lay, 1, [base64.b64decode(p) for p in a["pages"]])
+    i = scrub.frame_index(0.5)
+    assert i == 32 and np.array_equal(unpack_cell(atlas, i), frames[i])
+    assert scrub.frame_index(-3) == 0 and scrub.frame_index(1) == scrub.FRAMES - 1

@@ -58,8 +58,8 @@ if c.d >= 2:
         else:
             pts = [c.resolve(ss.get(k)) for k in ("point_a", "point_b")]
             pc = st.columns(3)
-            pc[0].markdown(f"**A** (0, 0): {c.describe(ss.get('point_a'))}")
-            pc[1].markdown(f"**B** (1, 0): {c.describe(ss.get('point_b'))}")
+            pc[0].text(f"A (0, 0): {c.describe(ss.get('point_a'))}")  # label names: plain text
+            pc[1].text(f"B (1, 0): {c.describe(ss.get('point_b'))}")
             if c.has_data:
                 ci = pc[2].number_input("C (0, 1): dataset index", 0, len(c.labels) - 1, 2,
                                         key="grid_c")

@@ -16,11 +16,19 @@ if not c.has_data:
             "work: see the other pages.")
     st.stop()
 
+
+
+def _clear_points() -> None:
+    state.put("point_a", None)
+    state.put("point_b", None)
+    state.put("pick_target", "A")
+
+
 ctl = st.columns([1.3, 1.7, 1, 1.5])
 proj = mapview.projection_control(c, ctl[0])
-colour = ctl[1].segmented_control("Colour by", list(mapview.COLOUR_BY),
-                                  format_func=mapview.COLOUR_BY.get, key="colour_by",
-                                  default="label") or "label"
+ctl[1].segmented_control("Colour by", list(mapview.COLOUR_BY), format_func=mapview.COLOUR_BY.get,
+                         **state.bind("colour_by"))
+colour = state.get("colour_by")
 mapview.pick_target_control(ctl[2])
 if c.d > 2:
     ctl[3].segmented_control(
@@ -37,7 +45,7 @@ if colour == "rec_err" and "rec_err" not in c.enc:
 a, b = c.resolve(ss.get("point_a")), c.resolve(ss.get("point_b"))
 path_z = None
 if a is not None and b is not None:
-    path_z = interpolate.path(a, b, 16, ss.get("interp_method", "linear"))
+    path_z = interpolate.path(a, b, 16, state.get("interp_method"))
 
 left, right = st.columns([3, 1]) if not c.presenter else st.columns([4, 1])
 with left:
@@ -50,8 +58,8 @@ with right:
     scale = state.image_scale(4)
     for name in ("a", "b"):
         p = ss.get(f"point_{name}")
-        st.markdown(f"**{name.upper()}**: {c.describe(p)}" if p else f"**{name.upper()}**: "
-                    "click the map")
+        # c.describe() carries label names from the checkpoint: plain text, never Markdown.
+        st.text(f"{name.upper()}: {c.describe(p)}" if p else f"{name.upper()}: click the map")
         z = c.resolve(p)
         if z is None:
             continue
@@ -70,10 +78,7 @@ with right:
         st.page_link("views/interpolate.py", label="Interpolate A → B",
                      icon=":material/linear_scale:")
     if ss.get("point_a") or ss.get("point_b"):
-        if st.button("Clear A and B"):
-            ss.pop("point_a", None)
-            ss.pop("point_b", None)
-            st.rerun()
+        st.button("Clear A and B", on_click=_clear_points)
 
 if not c.presenter:
     bits = [c.data_desc, f"map: {m.label}"]

@@ -80,6 +80,8 @@ Object.assign(LatentMap.prototype, {
     if (!(this.mapInfo && this.mapInfo.urlView)) return;
     URL_VIEW.owner = this;
     URL_VIEW.value = this.userView ? formatView(this.viewRect()) : null;
+    URL_VIEW.mapId = this.mapInfo.id;
+    URL_VIEW.rect = this.userView ? this.viewRect() : null;
     const url = withZoom(window.location.href);
     if (url !== window.location.href) HISTORY.replace.call(window.history, window.history.state, "", url);
   },

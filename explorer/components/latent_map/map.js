@@ -276,8 +276,12 @@ class LatentMap {
     if (!this.view) {
       this.view = this.fitView();
       this.initialView = { ...this.view }; // for the reset button
-      const u = this.mapInfo && this.mapInfo.initialView;
-      if (u && !this.urlViewUsed) { // the URL's zoom=, once per page
+      // The view this page last showed for the same map (e.g. before a trip to another page and
+      // back) beats the link's zoom=, which the server only learns when the session starts.
+      const mi = this.mapInfo || {};
+      const last = mi.urlView && URL_VIEW.mapId === mi.id ? URL_VIEW.rect : null;
+      const u = last || mi.initialView;
+      if (u && !this.urlViewUsed) { // once per mount
         this.urlViewUsed = true;
         this.view = this.viewOf(u);
         this.userView = true;

@@ -1,0 +1,195 @@
+"""End-to-end: state that survives page trips and links, the presenter view, the interpolation
+page's layout and in-browser scrubbing (issue 9). Playwright + Debian's Chromium.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from harness import MAP, REPO, wait_for_app_run, wait_for_map
+
+pytestmark = pytest.mark.e2e
+
+MNIST = REPO.parent / "shared" / "datasets" / "MNIST"
+COUNT_RUNS = """() => { window.__runs = 0; const a = document.querySelector('[data-testid="stApp"]');
+  new MutationObserver(() => { if (a.getAttribute('data-test-script-state') === 'running')
+    window.__runs++; }).observe(a, {attributes: true}); }"""
+
+
+def query(page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+
+
+def goto(page, app_server, path: str):
+    page.goto(app_server.url + path)
+    wait_for_app_run(page)
+
+
+def nav(page, title: str):
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+    wait_for_app_run(page)
+
+
+def active_in(page, label: str) -> list[str]:
+    """Texts of the highlighted options of the segmented control with this label."""
+    ctl = page.get_by_role("radiogroup", name=label, exact=True).first
+    return [t.strip() for t in ctl.locator('[aria-checked="true"]').all_inner_texts()]
+
+
+def seg(page, label: str, option: str):
+    """Click an option of the segmented control with this label, wait for the rerun."""
+    ctl = page.get_by_role("radiogroup", name=label, exact=True).first
+    ctl.get_by_role("radio", name=option, exact=True).click()
+    ctl.locator('[aria-checked="true"]').filter(has_text=option).wait_for()
+    wait_for_app_run(page)
+
+
+def wait_query(page, key: str, value: str | None):
+    page.wait_for_function("([k, v]) => new URLSearchParams(location.search).get(k) === v",
+                           arg=[key, value])
+
+
+def test_projection_colour_and_next_click_survive_a_trip(page, app_server):
+    if not (MNIST / "raw").is_dir():
+        pytest.skip(f"MNIST not found at {MNIST}")
+    goto(page, app_server, "/?ckpt=mnist-conv-z16")
+    wait_for_map(page, ready=False)
+    seg(page, "Projection", "UMAP")
+    seg(page, "Colour by", "KL")
+    wait_query(page, "proj", "umap")
+    wait_query(page, "colour", "kl")
+    nav(page, "Interpolation")
+    assert query(page)["proj"] == "umap"
+    nav(page, "Latent map")
+    wait_for_map(page, ready=False)
+    q = query(page)
+    assert q["proj"] == "umap" and q["colour"] == "kl", q
+    assert active_in(page, "Projection") == ["UMAP"]
+    assert active_in(page, "Colour by") == ["KL"]
+    assert active_in(page, "Next click sets") == ["A"]
+
+
+def test_looking_at_interpolation_chooses_no_points(page, app_server):
+    goto(page, app_server, "/")
+    wait_for_map(page, ready=False)
+    nav(page, "Interpolation")
+    page.get_by_text("Choose A and B above").wait_for()
+    assert "a" not in query(page) and "b" not in query(page)
+    assert page.locator(".sc-root").count() == 0
+    nav(page, "Latent map")
+    wait_for_map(page, ready=False)
+    assert "a" not in query(page) and "b" not in query(page)
+    page.get_by_text("A: click the map").wait_for()
+    page.get_by_text("B: click the map").wait_for()
+
+
+def test_shared_link_restores_colour_method_position_and_zoom(page, app_server):
+    goto(page, app_server, "/interpolate?a=i3&b=i5&method=slerp&t=0.25&colour=kl"
+                           "&zoom=-1.5,2.5,-2,3")
+    page.wait_for_selector('.sc-root[data-ready="1"]', state="attached")
+    assert page.get_attribute(".sc-root", "data-frame") == "16"
+    assert active_in(page, "Method") == ["slerp"]
+    q = query(page)
+    assert (q["method"], q["t"], q["colour"], q["zoom"]) == ("slerp", "0.25", "kl", "-1.5,2.5,-2,3")
+    nav(page, "Latent map")  # a page switch drops the query: every setting comes back
+    wait_for_map(page, ready=False)
+    q = query(page)
+    assert (q["method"], q["t"], q["colour"], q["a"], q["b"]) == ("slerp", "0.25", "kl", "i3", "i5")
+    assert q["zoom"] == "-1.5,2.5,-2,3"
+    assert active_in(page, "Colour by") == ["KL"]
+
+
+def test_zoom_from_a_link_is_kept_and_dropped_with_its_map(page, app_server):
+    goto(page, app_server, "/?zoom=0,1,0,1")
+    wait_for_map(page, ready=False)
+    seg(page, "Colour by", "KL")  # the server writes the query: the view stays in it
+    wait_query(page, "colour", "kl")
+    assert query(page)["zoom"] == "0,1,0,1"
+    # another data sample: the view of the old map means nothing
+    slider = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] input').first
+    slider.focus()
+    page.keyboard.press("Home")  # 1,000 points: another sample (the test split has 5,000)
+    wait_for_app_run(page)
+    wait_query(page, "zoom", None)
+    assert query(page)["colour"] == "kl"
+
+
+def _bar(page):
+    return page.locator('[class*="st-key-presenter_bar"]')
+
+
+@pytest.mark.parametrize("width", [1280, 1400, 1920])
+def test_presenter_map_fills_the_width(page, app_server, width):
+    page.set_viewport_size({"width": width, "height": 1000})
+    goto(page, app_server, "/?present=1&a=i3&b=i5")
+    root = wait_for_map(page, ready=False)
+    box = root.bounding_box()
+    right = page.locator('[data-testid="stImage"]').last.bounding_box()
+    assert box["width"] >= 0.6 * width, box
+    assert right["x"] + right["width"] >= width - 80 and box["x"] <= 60, (box, right)
+    assert box["height"] >= 600
+
+
+def test_presenter_view_navigates_shares_and_leaves(page, app_server):
+    goto(page, app_server, "/?present=1&a=i3&b=i5")
+    wait_for_map(page, ready=False)
+    bar = _bar(page)
+    assert bar.is_visible()
+    bar.get_by_text("Interpolation", exact=True).click()
+    wait_for_app_run(page)
+    assert urlsplit(page.url).path.endswith("/interpolate") and query(page)["present"] == "1"
+    page.get_by_role("button", name="For students").click()
+    pop = page.locator('[data-testid="stPopoverBody"]')
+    pop.get_by_text("students cannot open it").wait_for()  # the test server is on 127.0.0.1
+    pop.get_by_text("--server.address 0.0.0.0").wait_for()
+    link = pop.locator("code").last.inner_text()
+    assert "present=1" in link and "a=i3" in link and "/interpolate" in link, link
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Leave presenter view").click()
+    wait_for_app_run(page)
+    wait_query(page, "present", None)
+    assert page.locator('[data-testid="stSidebar"]').is_visible()
+    assert _bar(page).count() == 0
+
+
+def test_interpolation_headings_stand_over_their_images(page, app_server):
+    goto(page, app_server, "/interpolate?a=i3&b=i5")
+    page.wait_for_selector('.sc-root[data-ready="1"]', state="attached")
+    main = page.locator('[data-testid="stMain"]')
+    heads = {h: main.locator("h3").get_by_text(h, exact=True).first.bounding_box()
+             for h in ("A", "B", "Path")}
+    imgs = page.locator('[data-testid="stImage"]')
+    below = {"A": imgs.nth(0), "B": imgs.nth(1), "Path": page.locator(".sc-frame")}
+    for h, el in below.items():
+        hb, ib = heads[h], el.bounding_box()
+        assert abs(hb["x"] - ib["x"]) < 4 and ib["y"] > hb["y"], (h, hb, ib)
+    assert imgs.nth(0).inner_text().strip() == "A" and imgs.nth(1).inner_text().strip() == "B"
+
+
+def test_scrubbing_swaps_frames_in_the_browser_and_reports_on_release(page, app_server):
+    goto(page, app_server, "/interpolate?a=i3&b=i5")
+    page.wait_for_selector('.sc-root[data-ready="1"]', state="attached")
+    assert page.get_attribute(".sc-root", "data-frame") == "32"
+    pixels = """() => { const el = window.__scrubs['interp_scrub'].canvas;
+      return Array.from(el.getContext('2d').getImageData(0, 0, el.width, el.height).data)
+                  .join(','); }"""
+    before = page.evaluate(pixels)
+    page.evaluate(COUNT_RUNS)
+    r = page.locator(".sc-range").bounding_box()
+    y = r["y"] + r["height"] / 2
+    page.mouse.move(r["x"] + r["width"] / 2, y)
+    page.mouse.down()
+    seen = set()
+    for f in (0.4, 0.25, 0.1, 0.02):
+        page.mouse.move(r["x"] + f * r["width"], y)
+        seen.add(page.get_attribute(".sc-root", "data-frame"))
+    assert len(seen) >= 3, seen  # frames changed while dragging...
+    assert page.evaluate(pixels) != before
+    assert page.evaluate("() => window.__runs") == 0  # ...with no server round trip
+    assert "t" not in query(page)
+    page.mouse.up()
+    wait_for_app_run(page)
+    page.wait_for_function("() => new URLSearchParams(location.search).has('t')")
+    t = float(query(page)["t"])
+    assert t < 0.1 and abs(t - int(page.get_attribute(".sc-root", "data-frame")) / 64) < 1e-3
