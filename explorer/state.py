@@ -10,7 +10,7 @@ widget's keyed state when a page does not render that widget, so widgets get the
 on_change callback (before the script runs, so sync_url sees the change in the same run).
 
 The URL:  ckpt=<file>  view=<page>  present=1  proj=pca|umap|tsne  colour=label|rec_err|kl
-  a=<point>  b=<point>  method=linear|slerp  t=<0..1>  next=A|B  zoom=x0,x1,y0,y1
+  a=<point>  b=<point>  method=linear|slerp  t=<0..1>  next=A|B  decode=knn|pca  zoom=x0,x1,y0,y1
 A point is a dataset index ("i123") or a latent vector ("z0.5,-1.2").
 
 `zoom` is the map's visible window, written by the map in the browser (history.replaceState
@@ -135,6 +135,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("method", "interp_method", choice("linear", "slerp"), default="linear"),
     Setting("t", "interp_t", parse_unit, write_unit, default=0.5),
     Setting("next", "pick_target", choice("A", "B"), default="A"),
+    Setting("decode", "cursor_mode", choice("knn", "pca"), default="knn"),
     Setting("zoom", "map_zoom", parse_view, write_view, browser_owned=True),
 ]}
 # Written from other session keys than the ones they are read into.

@@ -254,3 +254,17 @@ def test_label_names_from_a_checkpoint_are_never_markdown(tmp_path, monkeypatch)
         assert not md, (page, md)
         if idx and page == "views/map.py":  # the hostile label is on screen, as text
             assert any("beacon" in t.value for t in at.text), page
+
+
+def test_empty_space_decoding_choice_survives_a_trip_and_lands_in_the_link(tmp_path, monkeypatch):
+    d = tmp_path / "ck"
+    make_checkpoint(d / checkpoints.DEFAULT_NAME, latent_dim=3)
+    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(d))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    at = _app()
+    at.segmented_control(key="w_cursor_mode").set_value("pca").run()
+    at.switch_page("views/info.py").run()
+    at.switch_page("views/map.py").run()
+    _ok(at)
+    assert at.segmented_control(key="w_cursor_mode").value == "pca"
+    assert at.query_params.get("decode") in ("pca", ["pca"])

@@ -32,7 +32,7 @@ colour = state.get("colour_by")
 mapview.pick_target_control(ctl[2])
 if c.d > 2:
     ctl[3].segmented_control(
-        "Empty space decodes", ["knn", "pca"], default="knn", key="cursor_mode",
+        "Empty space decodes", ["knn", "pca"], **state.bind("cursor_mode"),
         format_func={"knn": "nearest codes", "pca": "PCA plane"}.get,
         help="What the image under the cursor shows between points: a distance-weighted mix "
              "of the nearest codes, or (PCA map only) the point on the PCA plane.")
