@@ -159,7 +159,10 @@ def format_view(v) -> str:
     out = []
     for a, span in ((x0, x1 - x0), (x1, x1 - x0), (y0, y1 - y0), (y1, y1 - y0)):
         digits = max(0, 4 - int(np.floor(np.log10(span))) - 1)
-        out.append(f"{a:.{min(digits, 12)}f}")
+        text = f"{a:.{min(digits, 12)}f}"
+        if "." in text:  # "2.000" -> "2", "-1.500" -> "-1.5": shorter links, same value
+            text = text.rstrip("0").rstrip(".")
+        out.append("0" if text in ("-0", "") else text)
     return ",".join(out)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import expect
 from harness import MAP, REPO, wait_for_app_run, wait_for_map
 
 pytestmark = pytest.mark.e2e
@@ -149,7 +150,7 @@ def test_presenter_view_navigates_shares_and_leaves(page, app_server):
     page.get_by_role("button", name="Leave presenter view").click()
     wait_for_app_run(page)
     wait_query(page, "present", None)
-    assert page.locator('[data-testid="stSidebar"]').is_visible()
+    expect(page.locator('[data-testid="stSidebar"]')).to_be_visible()  # it slides in
     assert _bar(page).count() == 0
 
 

@@ -8,7 +8,10 @@ function formatView(view) {
   const out = [];
   for (const [a, span] of [[x0, x1 - x0], [x1, x1 - x0], [y0, y1 - y0], [y1, y1 - y0]]) {
     const digits = Math.max(0, 4 - Math.floor(Math.log10(span)) - 1);
-    out.push(a.toFixed(Math.min(digits, 12)));
+    // "2.000" -> "2", "-1.500" -> "-1.5" (as explorer.cursor.format_view): shorter links
+    let t = a.toFixed(Math.min(digits, 12));
+    if (t.includes(".")) t = t.replace(/0+$/, "").replace(/\.$/, "");
+    out.push(t === "-0" ? "0" : t);
   }
   return out.join(",");
 }
