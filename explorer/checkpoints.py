@@ -145,14 +145,15 @@ def open_path(path: str | os.PathLike, trust_validated: bool = False):
     checked before this returns, unless trust_validated and these bytes passed before."""
     p = Path(str(path)).expanduser()
     if not str(path).strip():
-        return None, "Enter a path to a .safetensors checkpoint."
+        return None, "Enter a path to a .safetensors checkpoint or a tutorial's .pth/.pt file."
     if p.is_dir():
         return None, f"{p} is a folder; give the path of a .safetensors file."
     if not p.is_file():
         return None, f"No file at {p}."
     if p.suffix.lower() != SUFFIX:
         return None, (f"{p.name} is not a .safetensors file. Only safetensors checkpoints written "
-                      f"by this tool are opened (pickled .pt/.pth files can run code).")
+                      f"by this tool are opened directly; a tutorial's .pt/.pth state_dict is "
+                      f"converted first, in a separate process with weights_only loading.")
     return _open(p, str(p), trust_validated)
 
 
@@ -223,6 +224,9 @@ def summary(ck) -> dict:
         "hidden": ", ".join(str(v) for v in mc.hidden),
         "dense": mc.dense,
         "batchnorm": mc.batchnorm,
+        "conv kernel": mc.kernel if mc.arch == "conv" else "—",
+        "decoder output layer": ({"conv": "3×3 conv", "deconv": "transposed conv"}
+                                 .get(mc.decoder_out, mc.decoder_out) if mc.arch == "conv" else "—"),
         "likelihood": mc.likelihood,
         "conditional (classes)": mc.num_classes,
         "parameters": count_parameters(ck.model),
