@@ -2,31 +2,13 @@ import pickle
 
 import pytest
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from training.checkpoint import load_checkpoint
 from training.convert import ConversionError, convert, main
 
 
-class TutorialVAE(nn.Module):
-    """pytorch/examples vae/main.py, verbatim architecture."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(784, 400)
-        self.fc21 = nn.Linear(400, 20)
-        self.fc22 = nn.Linear(400, 20)
-        self.fc3 = nn.Linear(20, 400)
-        self.fc4 = nn.Linear(400, 784)
-
-    def encode(self, x):
-        h1 = F.relu(self.fc1(x))
-        return self.fc21(h1), self.fc22(h1)
-
-    def decode(self, z):
-        h3 = F.relu(self.fc3(z))
-        return torch.sigmoid(self.fc4(h3))
+# pytorch/examples vae/main.py, as re-implemented with the other tutorials' classes.
+from test_tutorial_models import ExamplesVAE as TutorialVAE  # noqa: E402
 
 
 def test_tutorial_state_dict_converts_with_identical_outputs(tmp_path):
