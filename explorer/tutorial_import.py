@@ -120,10 +120,13 @@ def _child(src: str, out: str, dataset: str) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    vm = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
-              if line.startswith("VmSize:"))
-    cap = vm + MEMORY_LIMIT_BYTES
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    try:  # Linux; elsewhere (no /proc, e.g. macOS, which hardly enforces RLIMIT_AS) time only
+        vm = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status")
+                  if line.startswith("VmSize:"))
+        cap = vm + MEMORY_LIMIT_BYTES
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    except (OSError, StopIteration, ValueError):
+        pass
     resource.setrlimit(resource.RLIMIT_CPU, (TIME_LIMIT_S, TIME_LIMIT_S))
 
     from training.checkpoint import CheckpointError, save_checkpoint
@@ -135,12 +138,13 @@ def _child(src: str, out: str, dataset: str) -> dict:
             choices = datasets_for(recognise(load_state_dict(src)).config.image_shape)
             if len(choices) > 1:
                 return {"need_dataset": choices}
-            dataset = choices[0] if choices else "unknown"
+            # No known dataset has this image shape: an image folder is the general case.
+            dataset = choices[0] if choices else "folder"
         c = build(src, None, dataset)
         save_checkpoint(out, c.model, c.doc)
     except LayoutError as e:
         return {"error": f"{Path(src).name}: {e}"}
-    except (ConversionError, CheckpointError) as e:
+    except (ConversionError, CheckpointError, ValueError) as e:  # ValueError: ConfigError too
         return {"error": str(e)}
     except MemoryError:
         return {"error": f"{Path(src).name}: too large to convert (memory limit)."}
