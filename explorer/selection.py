@@ -151,3 +151,57 @@ def page(indices, page_no: int, per_page: int = 48) -> tuple[np.ndarray, int]:
     pages = max(1, -(-idx.size // per_page))
     p = min(max(0, int(page_no)), pages - 1)
     return idx[p * per_page:(p + 1) * per_page], pages
+
+
+# ---------------------------------------------------------------------------------------------
+# the map component's side (explorer.latent_map, components/latent_map/select.js)
+
+FOUND_RINGS = 100  # search results up to this many get a ring each on the map
+
+
+def selections_payload(selections: dict | None, n: int) -> dict:
+    s = selections or {}
+    out: dict = {"seq": int(s.get("seq") or 0)}
+    for slot in ("s1", "s2"):
+        idx = valid(s.get(slot), n)
+        out[slot] = encode_bitset(idx, n) if idx.size else ""
+    return out
+
+
+def found_payload(found: dict | None, n: int) -> dict | None:
+    if not found:
+        return None
+    idx = valid(found.get("indices"), n)
+    if not idx.size:
+        return None
+    return {"id": int(found.get("id", 0)), "count": int(idx.size), "bits": encode_bitset(idx, n),
+            "list": idx[:FOUND_RINGS].tolist() if idx.size <= FOUND_RINGS else []}
+
+
+def from_page_value(value, n: int) -> tuple[str, np.ndarray, int] | None:
+    """The page's "selection" value (one per gesture: {slot, bits, seq, n}) as (slot, sorted
+    indices, seq), or None if it is malformed or was made on a map of another size."""
+    if not isinstance(value, dict) or value.get("slot") not in ("s1", "s2"):
+        return None
+    if value.get("n") != n or not isinstance(value.get("seq"), int):
+        return None
+    bits = value.get("bits") or ""
+    idx = np.zeros(0, np.int64) if bits == "" else decode_bitset(bits, n)
+    if idx is None:
+        return None
+    return value["slot"], idx, int(value["seq"])
+
+
+def take_from_page(key: str, n: int) -> None:
+    """on_selection_change: store the gesture's selection as sel_s1 / sel_s2 (a list of dataset
+    indices) before the script reruns."""
+    import streamlit as st
+
+    got = st.session_state.get(key)
+    value = got.get("selection") if hasattr(got, "get") else None
+    parsed = from_page_value(value, n)
+    if parsed is None:
+        return
+    slot, idx, seq = parsed
+    st.session_state["sel_" + slot] = idx.tolist() if idx.size else None
+    st.session_state["_sel_seq"] = seq
