@@ -171,7 +171,8 @@ def url_for(values: dict[str, Any], page: str = "") -> dict[str, str]:
             v = page if page and page != "map" else ""
         else:
             v = values.get(WRITE_FROM.get(s.key, s.key))
-        if v is None or v == s.default:
+        # (a selection may be a numpy array: compared with a default only when there is one)
+        if v is None or (s.default is not None and v == s.default):
             continue
         text = s.write(v)
         if text:

@@ -104,3 +104,54 @@ def test_cosine_and_euclidean_disagree_on_direction_vs_distance():
     assert c[1][0] == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError):
         neighbours.build(z, "manhattan")
+
+
+# ---------------------------------------------------------------------------------------------
+# the map's side: the page's value, the payload, the session keys and the link
+
+
+def test_page_value_decodes_to_indices_and_refuses_other_maps():
+    bits = sel.encode_bitset([2, 5], 10)
+    slot, idx, seq = sel.from_page_value({"slot": "s2", "bits": bits, "seq": 3, "n": 10}, 10)
+    assert (slot, idx.tolist(), seq) == ("s2", [2, 5], 3)
+    assert sel.from_page_value({"slot": "s1", "bits": "", "seq": 4, "n": 10}, 10)[1].size == 0
+    assert sel.from_page_value({"slot": "s1", "bits": bits, "seq": 1, "n": 10}, 20) is None
+    assert sel.from_page_value({"slot": "s1", "bits": bits, "seq": 1, "n": 20}, 20) is None
+    assert sel.from_page_value({"slot": "s3", "bits": bits, "seq": 1, "n": 10}, 10) is None
+    assert sel.from_page_value({"slot": "s1", "bits": "!", "seq": 1, "n": 10}, 10) is None
+
+
+def test_selections_payload_drops_indices_beyond_the_map():
+    p = sel.selections_payload({"s1": [1, 3, 99], "s2": None, "seq": 7}, 8)
+    assert p["seq"] == 7 and p["s2"] == ""
+    assert sel.decode_bitset(p["s1"], 8).tolist() == [1, 3]
+    f = sel.found_payload({"indices": np.array([4]), "id": 2}, 8)
+    assert f["count"] == 1 and f["list"] == [4] and f["id"] == 2
+
+
+def test_selections_in_the_url_registry():
+    from explorer import state
+
+    vals = {"sel_s1": [0, 1, 2, 3, 9], "sel_s2": np.arange(0, 5000, 2)}
+    url = state.url_for(vals)
+    assert url == {"s1": "0-3.9"}  # S2 has 2,500 points: left out of the link
+    assert state.parse_url({"s1": "0-3.9", "s2": "bad"}) == {"sel_s1": [0, 1, 2, 3, 9]}
+
+
+def test_selections_survive_a_projection_change_but_not_another_checkpoint_or_sample(monkeypatch):
+    import types
+
+    from explorer import state
+
+    fake = types.SimpleNamespace(session_state={}, query_params={})
+    monkeypatch.setattr(state, "st", fake)
+    ss = fake.session_state
+    state.note_map(("sha1", "pca", "data1"))
+    ss["sel_s1"], ss["sel_s2"] = [1, 2], [3]
+    state.note_map(("sha1", "umap", "data1"))
+    assert ss["sel_s1"] == [1, 2] and ss["sel_s2"] == [3]
+    state.note_map(("sha1", "umap", "data2"))
+    assert "sel_s1" not in ss and "sel_s2" not in ss
+    ss["sel_s1"] = [4]
+    state.note_map(("sha2", "umap", "data2"))
+    assert "sel_s1" not in ss
