@@ -14,6 +14,9 @@ const DIM = 0.12; // alpha factor of points outside the selection (or the search
 // Points of `p` whose screen position (px = ox + (x - cx) * sx, py = oy - (y - cy) * sy) lies
 // inside `poly` (flat [x0, y0, x1, y1, ...] screen coordinates) and for which keep(i) is true
 // (or keep is null): their bits are set in `out` (cleared first). Returns the count.
+// A hand-drawn lasso has hundreds of vertices: testing every edge for every point cost 75 ms at
+// 70,000 points. The edges are bucketed into horizontal bands once per gesture, so a point's
+// ray meets only the few edges of its band (the same crossings, so the same answer).
 function hitPolygon(p, tx, poly, keep, out) {
   out.fill(0);
   const m = poly.length >> 1;
@@ -22,6 +25,22 @@ function hitPolygon(p, tx, poly, keep, out) {
   for (let k = 0; k < m; k++) {
     const x = poly[2 * k], y = poly[2 * k + 1];
     if (x < bx0) bx0 = x; if (x > bx1) bx1 = x; if (y < by0) by0 = y; if (y > by1) by1 = y;
+  }
+  const nb = Math.max(1, Math.min(1024, Math.ceil((by1 - by0) / 2)));
+  const bh = (by1 - by0) / nb || 1;
+  const band = (y) => { const b = Math.floor((y - by0) / bh); return b < 0 ? 0 : b >= nb ? nb - 1 : b; };
+  const start = new Int32Array(nb + 1);
+  for (let a = 0, b = m - 1; a < m; b = a++) {
+    const ya = poly[2 * a + 1], yb = poly[2 * b + 1];
+    if (ya === yb) continue; // a horizontal edge never crosses a horizontal ray
+    for (let k = band(Math.min(ya, yb)), e = band(Math.max(ya, yb)); k <= e; k++) start[k + 1]++;
+  }
+  for (let k = 0; k < nb; k++) start[k + 1] += start[k];
+  const edges = new Int32Array(start[nb]), fill = start.slice(0, nb);
+  for (let a = 0, b = m - 1; a < m; b = a++) {
+    const ya = poly[2 * a + 1], yb = poly[2 * b + 1];
+    if (ya === yb) continue;
+    for (let k = band(Math.min(ya, yb)), e = band(Math.max(ya, yb)); k <= e; k++) edges[fill[k]++] = a;
   }
   const { ox, oy, sx, sy, cx, cy } = tx;
   // the box in data coordinates -> the cells of the spatial grid it covers
@@ -38,7 +57,9 @@ function hitPolygon(p, tx, poly, keep, out) {
       const px = ox + (xy[2 * i] - cx) * sx, py = oy - (xy[2 * i + 1] - cy) * sy;
       if (px < bx0 || px > bx1 || py < by0 || py > by1) continue;
       let inside = false;
-      for (let a = 0, b = m - 1; a < m; b = a++) {
+      const bk = band(py);
+      for (let q = start[bk], qe = start[bk + 1]; q < qe; q++) {
+        const a = edges[q], b = a === 0 ? m - 1 : a - 1;
         const ya = poly[2 * a + 1], yb = poly[2 * b + 1];
         if ((ya > py) !== (yb > py)) {
           const xa = poly[2 * a], xb = poly[2 * b];
