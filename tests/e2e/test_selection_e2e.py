@@ -130,3 +130,31 @@ def test_click_shows_latent_neighbours_on_the_map(page, app_server):
     nb = page.evaluate(f"() => {API}.neighbours()")
     assert len(nb["idx"]) == 10 and i not in nb["idx"]
     page.get_by_text(f"Nearest 10 codes to #{i}").first.wait_for()
+
+
+def test_invert_and_isolate(page, app_server):
+    open_map(page, app_server)
+    n = page.evaluate(f"() => {API}.instance.points.n")
+    x0, y0, x1, y1 = plot_box(page, 0.3, 0.3, 0.6, 0.6)
+    drag(page, [(x0, y0), (x1, y1)], shift=True)
+    k = sel_count(page)
+    assert k > 0
+    tool(page, "invert")
+    assert sel_count(page) == n - k
+    drawn = page.evaluate(f"() => {API}.stats.points")
+    tool(page, "isolate")
+    page.wait_for_function(f"() => {API}.stats.points <= {n - k} && {API}.stats.points < {drawn}")
+
+
+def test_search_by_index_highlights_and_zooms_to_the_point(page, app_server):
+    open_map(page, app_server)
+    rect = lambda: page.evaluate(f"() => {API}.instance.viewRect()")  # noqa: E731
+    before = rect()
+    box = page.get_by_role("textbox", name="Find points")
+    box.fill("#5")
+    box.press("Enter")
+    page.wait_for_function(f"() => {API}.selection().found === 1", timeout=60_000)
+    after = rect()
+    assert after[1] - after[0] < (before[1] - before[0]) / 2
+    x, y = page.evaluate(f"() => {{ const p = {API}.instance.points; return [p.xy[10], p.xy[11]]; }}")
+    assert after[0] < x < after[1] and after[2] < y < after[3]
