@@ -316,6 +316,7 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
                 "initialView": None if initial_view is None else [float(v) for v in initial_view]},
         "path": path_list,
         "selected": sel,
+        "select": selections is not None,  # the toolbar (only where Python keeps S1 / S2)
         "selections": selmod.selections_payload(selections, n),
         "found": selmod.found_payload(found, n),
         "neighbours": None if not neighbours else

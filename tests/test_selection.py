@@ -155,3 +155,22 @@ def test_selections_survive_a_projection_change_but_not_another_checkpoint_or_sa
     ss["sel_s1"] = [4]
     state.note_map(("sha2", "umap", "data2"))
     assert "sel_s1" not in ss
+
+
+def test_map_data_carries_selections_search_and_neighbours_only_where_asked():
+    from explorer import latent_map as lm
+
+    rng = np.random.default_rng(0)
+    xy = rng.normal(size=(20, 2)).astype(np.float32)
+    args = dict(xy=xy, labels=np.zeros(20, int), label_names=["a"], images=None, recons=None,
+                grid_images=None, grid_extent=None)
+    plain, _ = lm.build_data(**args)
+    assert plain["select"] is False and plain["found"] is None and plain["neighbours"] is None
+    data, _ = lm.build_data(**args, selections={"s1": [0, 19], "s2": None, "seq": 2},
+                            found={"indices": [3, 4], "id": 5},
+                            neighbours={"of": 1, "idx": np.array([2, 7])})
+    assert data["select"] is True and data["selections"]["seq"] == 2
+    assert sel.decode_bitset(data["selections"]["s1"], 20).tolist() == [0, 19]
+    assert data["found"]["list"] == [3, 4] and data["neighbours"] == {"of": 1, "idx": [2, 7]}
+    import json
+    json.dumps(data)  # all plain JSON (numpy ints converted)

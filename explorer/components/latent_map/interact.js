@@ -21,7 +21,8 @@ Object.assign(LatentMap.prototype, {
     if (e.button !== 0) return;
     const [px, py] = this.localXY(e);
     this.drag = { px, py, view: { ...this.ensureView() }, moved: false, shift: e.shiftKey,
-                  select: this.mode === "lasso" ? "lasso" : this.mode === "box" || e.shiftKey ? "box" : null };
+                  select: this.toolbar.hidden ? null : this.mode === "lasso" ? "lasso"
+                    : this.mode === "box" || e.shiftKey ? "box" : null };
     e.preventDefault();
   },
   onDrag(e) {

@@ -97,7 +97,7 @@ Object.assign(LatentMap.prototype, {
     this.sel = { s1: null, s2: null };
     this.selSeq = 0;
     this.isolate = false;
-    const bar = el("div", "lm-toolbar");
+    const bar = this.toolbar = el("div", "lm-toolbar");
     root.prepend(bar);
     bar.setAttribute("data-testid", "latent-map-toolbar");
     const group = (title) => { const g = el("div", "lm-group", bar); g.title = title; return g; };
@@ -143,6 +143,8 @@ Object.assign(LatentMap.prototype, {
   updateSelection(data) {
     const n = this.points ? this.points.n : 0;
     const s = data.selections || {};
+    this.toolbar.hidden = !data.select;
+    if (!data.select) this.mode = "pan";
     if ((s.seq || 0) >= this.selSeq) {
       this.selSeq = s.seq || 0;
       for (const k of SLOTS) this.sel[k] = bitsFromB64(s[k], n);
