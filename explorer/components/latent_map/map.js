@@ -240,8 +240,12 @@ class LatentMap {
     const w = Math.max(50, Math.floor(r.width)), h = Math.max(50, Math.floor(r.height));
     const dpr = window.devicePixelRatio || 1;
     if (!force && this.size && this.size.w === w && this.size.h === h && this.size.dpr === dpr) return;
+    // A user's (or the link's) view keeps the rectangle it shows when the box changes size
+    // (e.g. the toolbar above the map wraps onto one line less once the page is laid out).
+    const keep = this.userView && this.view && this.size ? this.viewRect() : null;
     this.size = { w, h, dpr };
     if (!this.userView) this.view = null; // refit unless the user zoomed, panned or the URL set it
+    else if (keep) this.view = this.viewOf(keep);
     for (const c of [this.canvas, this.overlay]) {
       c.width = Math.round(w * dpr); c.height = Math.round(h * dpr);
       c.style.width = w + "px"; c.style.height = h + "px";
