@@ -7,7 +7,8 @@ Opens the latent map's demo (explorer/components/latent_map/demo.py: synthetic p
 in Debian's Chromium, draws nothing by hand: it calls the map's own hit test (select.js
 hitPolygon, through window.__latentMaps[...].hitTest) with a lasso polygon in screen coordinates
 (a wobbly ring over most of the plot, the shape a hand draws) and reads performance.now around
-it. Median and max of 20 runs, the points selected, and the machine's load (uptime): the
+it. Median and max of 20 runs, the points selected, the time of the redraw that follows (with
+and without a selection dimming the rest), and the machine's load (uptime): the
 figures are only comparable at a similar load. Prints figures; asserts nothing.
 """
 from __future__ import annotations
@@ -41,7 +42,14 @@ LASSO_JS = """([vertices, runs]) => {
     ms.push(performance.now() - t0);
     count = got.count;
   }
-  return { ms, count, n: m.points.n };
+  // the redraw that follows: every point, without and then with the selection dimming the rest
+  const draw = () => { const d = []; for (let i = 0; i < 10; i++) {
+    const t0 = performance.now(); m.drawPoints(); d.push(performance.now() - t0); } return d; };
+  const plain = draw();
+  m.sel.s1 = api.hitTest(poly).bits; m.syncToolbar();
+  const dimmed = draw();
+  m.sel.s1 = null; m.syncToolbar();
+  return { ms, count, n: m.points.n, plain, dimmed };
 }""" % KEY
 
 
@@ -68,6 +76,8 @@ def main() -> None:
           f"{got['count']:,} selected")
     print(f"  median {statistics.median(ms):.2f} ms, min {min(ms):.2f} ms, max {max(ms):.2f} ms "
           f"over {RUNS} runs (target: < 16 ms)")
+    print(f"redraw of every point: median {statistics.median(got['plain']):.1f} ms plain, "
+          f"{statistics.median(got['dimmed']):.1f} ms with the selection shown (10 runs each)")
     print("  load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 

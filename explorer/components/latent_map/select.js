@@ -131,6 +131,7 @@ Object.assign(LatentMap.prototype, {
     this.isolateBtn.setAttribute("aria-pressed", String(this.isolate));
     const c = SLOTS.map((s) => this.sel[s] ? bitCount(this.sel[s]) : 0);
     this.selCounts = { s1: c[0], s2: c[1] };
+    this.hlBits = this.highlightBits();
     this.selInfo.textContent = SLOTS.map((s, k) => `${s.toUpperCase()}: ${c[k] ? c[k].toLocaleString() : "—"}`).join(" · ") +
       (this.found ? ` · found: ${this.found.count.toLocaleString()}` : "");
     this.overlay.style.cursor = this.mode === "pan" ? "" : "crosshair";
@@ -158,17 +159,19 @@ Object.assign(LatentMap.prototype, {
     this.syncToolbar();
   },
 
-  // The active highlight: search results first, then the selections.
-  inSel(i) {
-    const b = this.found ? this.found.bits : null;
-    if (b) return (b[i >> 3] >> (i & 7)) & 1;
+  // The active highlight as one bitset (search results first, else S1 | S2), made when either
+  // changes so that a redraw reads one byte a point.
+  highlightBits() {
+    if (this.found) return this.found.bits;
     const a = this.sel.s1, c = this.sel.s2;
-    return ((a && (a[i >> 3] >> (i & 7)) & 1) || (c && (c[i >> 3] >> (i & 7)) & 1)) ? 1 : 0;
+    if (!a || !c) return a || c || null;
+    const out = new Uint8Array(a.length);
+    for (let k = 0; k < a.length; k++) out[k] = a[k] | c[k];
+    return out;
   },
-  highlighting() { return !!(this.found || this.sel.s1 && this.selCounts.s1 || this.sel.s2 && this.selCounts.s2); },
+  inSel(i) { const b = this.hlBits; return b ? (b[i >> 3] >> (i & 7)) & 1 : 0; },
+  highlighting() { return !!this.hlBits; },
   isolated() { return this.isolate && this.highlighting(); },
-  // the factor drawPoints applies to a point's alpha: 0 = not drawn
-  pointAlpha(i) { return this.inSel(i) ? 1 : this.isolated() ? 0 : DIM; },
 
   screenTransform() {
     const v = this.ensureView(), pr = this.plotRect();
