@@ -89,8 +89,14 @@ def _one_selection(c: state.Ctx, slot: str, idx: np.ndarray) -> None:
             st.bar_chart(df, x="label", y="points", height=160)
     pages = max(1, -(-idx.size // PER_PAGE))
     left, right = st.columns([3, 1])
+    if idx.size > selection.MAX_URL_POINTS:
+        st.caption(f"{slot.upper()} has more than {selection.MAX_URL_POINTS:,} points: it is left "
+                   "out of the page's link (export it instead).")
+    page_key = f"sel_page_{slot}"
+    if st.session_state.get(page_key, 1) > pages:  # a smaller selection than the last one
+        st.session_state[page_key] = pages
     with right:
-        p = int(st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"sel_page_{slot}")) - 1
+        p = int(st.number_input(f"Page (of {pages})", 1, pages, key=page_key)) - 1
         if st.button("Decode the mean code", key=f"sel_mean_{slot}"):
             z = c.enc["mu"][idx].mean(axis=0, keepdims=True).astype(np.float32)
             img = compute.decode_memo(c.ck, z, c.y_cond)[0]

@@ -174,3 +174,38 @@ def test_map_data_carries_selections_search_and_neighbours_only_where_asked():
     assert data["found"]["list"] == [3, 4] and data["neighbours"] == {"of": 1, "idx": [2, 7]}
     import json
     json.dumps(data)  # all plain JSON (numpy ints converted)
+
+
+# ---------------------------------------------------------------------------------------------
+# the map page with a selection (AppTest, small generated checkpoint)
+
+
+def test_map_page_panel_neighbours_and_search(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from _explorer_helpers import make_checkpoint
+    from explorer import checkpoints
+
+    make_checkpoint(tmp_path / "ck" / checkpoints.DEFAULT_NAME, latent_dim=2)
+    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(tmp_path / "ck"))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    app = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+    at = AppTest.from_file(app, default_timeout=120)
+    at.query_params["s1"] = "0-59"
+    at.query_params["nn"] = "cosine"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state["sel_s1"] == list(range(60))
+    assert [m.value for m in at.metric][:1] == ["60"]
+    assert at.number_input(key="sel_page_s1").max == 2  # 60 points, 48 a page
+    n_images = len(at.image)
+    at.button(key="sel_mean_s1").click().run()
+    assert not at.exception and len(at.image) == n_images + 1
+    # a click on a point: its neighbours (cosine, from the link) below the map
+    at.session_state["nn_of"] = 5
+    at.run()
+    assert any(t.value.startswith("Nearest 10 codes to #5") and "cosine" in t.value for t in at.text)
+    at.text_input(key="map_search").input("#7").run()
+    assert any(t.value == "point #7" for t in at.text)
