@@ -299,3 +299,11 @@ def window_images(sha: str, map_key: str, method: str, y_cond, key: tuple, _ck, 
 def grid_latents(map_key: str, method: str, map_xy, codes, pca_fit, extent, g: int) -> np.ndarray:
     """The latents a G x G grid over extent decodes (for the readout; cheap, not cached)."""
     return mapper(map_key, method, map_xy, codes, pca_fit)(cursor.grid_centres(extent, g))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Indexing the latent codes for neighbours…")
+def neighbour_index(sha: str, data_key: str, metric: str, _mu):
+    """k-NN index over the full latent codes, once per (checkpoint, data sample, metric), shared
+    by every session (explorer.analysis.neighbours)."""
+    from .analysis import neighbours
+    return neighbours.build(_mu, metric)

@@ -31,13 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from explorer import cache, cursor
+from explorer import cache, cursor, selection as selmod
 from explorer.atlas import PNG_COMPRESS_LEVEL, content_hash, pack_atlas
 
 ASSETS = Path(__file__).parent / "components" / "latent_map"
 COMPONENT_NAME = "vae_explorer.latent_map"
 # One module in the page, joined in this order (only the last one exports).
-JS_FILES = ("store.js", "map.js", "draw.js", "grids.js", "hover.js", "interact.js", "entry.js")
+JS_FILES = ("store.js", "map.js", "draw.js", "grids.js", "hover.js", "interact.js", "select.js",
+            "entry.js")
 
 
 def js_source() -> str:
@@ -236,7 +237,8 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
                key="latent_map", client_has: set | None = None, last_event_id: int = 0,
                grid_latents=None, window: dict | None = None, map_is_latent: bool = True,
                map_label: str = "", cursor_method: str = "identity", initial_view=None,
-               url_view: bool = False, map_id: str = "") -> tuple[dict, dict]:
+               url_view: bool = False, map_id: str = "", selections: dict | None = None,
+               found: dict | None = None, neighbours: dict | None = None) -> tuple[dict, dict]:
     """Pure part of latent_map(): the component data dict, and {ref: payload} for every ref.
 
     Payloads whose ref is in ``client_has`` are left out of ``data["blobs"]``. ``window`` is a
@@ -244,6 +246,8 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
     latents of the global grid's cells (both only for the readout, None when the map is the
     latent). ``initial_view`` (x0, x1, y0, y1) is the view to open with (the URL's zoom=);
     ``url_view`` makes the page write its view to the URL when a pan or zoom ends.
+    ``selections`` {"s1": indices, "s2": indices, "seq": last gesture seen}; ``found`` (search
+    results) {"indices", "id"}; ``neighbours`` {"of": index, "idx": [indices]}: see select.js.
     """
     t = {}
     t0 = time.perf_counter()
@@ -312,6 +316,11 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
                 "initialView": None if initial_view is None else [float(v) for v in initial_view]},
         "path": path_list,
         "selected": sel,
+        "select": selections is not None,  # the toolbar (only where Python keeps S1 / S2)
+        "selections": selmod.selections_payload(selections, n),
+        "found": selmod.found_payload(found, n),
+        "neighbours": None if not neighbours else
+        {"of": int(neighbours["of"]), "idx": [int(i) for i in neighbours["idx"]]},
         "lastEventId": int(last_event_id),
     }
     t["total"] = time.perf_counter() - t0
@@ -339,7 +348,8 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
     ``window_grid(view)`` (optional) decodes a grid for a view (x0, x1, y0, y1) the page asked
     for when no grid it holds covers its view well: {"images", "extent", "latents"} or None.
     ``map_info``: build_data's grid_latents, map_is_latent, map_label, cursor_method,
-    initial_view and url_view.
+    initial_view, url_view, selections, found and neighbours. A box or lasso gesture stores its
+    selection in session state "sel_s1" / "sel_s2" (explorer.selection.take_from_page).
 
     The event is the last click, e.g. ``{"type": "click", "index": 123 or None, "xy": [x, y],
     "id": 7, "shift": False}`` (``index`` None when the click was on empty space). It persists
@@ -373,7 +383,8 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
     blob = json.dumps(data, separators=(",", ":")).encode()
     result = _component()(key=key, data=blob, height="content",
                           on_event_change=lambda: None, on_missing_change=lambda: None,
-                          on_view_change=lambda: _remember_view(key))
+                          on_view_change=lambda: _remember_view(key),
+                          on_selection_change=lambda: selmod.take_from_page(key, int(len(xy))))
     timing["mount"] = time.perf_counter() - t0
     decode_s = last_timing.get("window_decode")
     last_timing.clear()

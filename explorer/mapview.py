@@ -165,8 +165,11 @@ def _fallback_map(xy, labels, label_names, color_values, color_title, path, sele
 
 
 def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | None = None,
-         height: int = 560, key: str = "latent_map", hover: bool = True):
-    """Draw the map; returns the latest event dict (or None)."""
+         height: int = 560, key: str = "latent_map", hover: bool = True,
+         found: dict | None = None, neighbours: dict | None = None):
+    """Draw the map; returns the latest event dict (or None). The main map also shows the
+    selections S1 / S2 (box / lasso gestures set them), ``found`` search results
+    ({"indices", "id"}) and ``neighbours`` ({"of": index, "idx": [...]}) of a clicked point."""
     ss = st.session_state
     selected = [p["index"] for p in (ss.get("point_a"), ss.get("point_b"))
                 if p and p.get("kind") == "index" and 0 <= p["index"] < len(m.xy)]
@@ -198,6 +201,10 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
     map_info = dict(grid_latents=grid_lat, map_is_latent=m.method == "identity", map_label=m.label,
                     cursor_method=m.method, initial_view=initial_view, url_view=url_view,
                     map_id=m.key)
+    if key == "latent_map":
+        map_info.update(selections={"s1": ss.get("sel_s1"), "s2": ss.get("sel_s2"),
+                                    "seq": ss.get("_sel_seq", 0)},
+                        found=found, neighbours=neighbours)
     try:
         from .latent_map import latent_map
     except ImportError:
@@ -210,7 +217,8 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
 
 
 def handle_event(c: state.Ctx, m: MapInfo, ev, key: str = "latent_map") -> bool:
-    """A click sets the next of A / B. Returns True if a point changed (caller reruns)."""
+    """A click sets the next of A / B; a click on a point also shows its latent neighbours
+    (session key "nn_of"). Returns True if a point changed (caller reruns)."""
     ss = st.session_state
     if not ev or ev.get("type") != "click":
         return False
@@ -221,6 +229,7 @@ def handle_event(c: state.Ctx, m: MapInfo, ev, key: str = "latent_map") -> bool:
     idx = ev.get("index")
     if idx is not None and 0 <= int(idx) < len(m.xy):
         point = {"kind": "index", "index": int(idx)}
+        ss["nn_of"] = int(idx)
     elif ev.get("xy") is not None:
         mp = compute.mapper(m.key, m.method, m.xy, c.enc["mu"], m.fit)
         z = mp(np.asarray(ev["xy"], np.float64)[None])[0]

@@ -11,6 +11,7 @@ on_change callback (before the script runs, so sync_url sees the change in the s
 
 The URL:  ckpt=<file>  view=<page>  present=1  proj=pca|umap|tsne  colour=label|rec_err|kl
   a=<point>  b=<point>  method=linear|slerp  t=<0..1>  next=A|B  decode=knn|pca  zoom=x0,x1,y0,y1
+  s1=<ranges>  s2=<ranges> (selections, "0-15.20.31-40", left out above 2,000 points)  nn=cosine
 A point is a dataset index ("i123") or a latent vector ("z0.5,-1.2").
 
 `zoom` is the map's visible window, written by the map in the browser (history.replaceState
@@ -31,6 +32,7 @@ import numpy as np
 import streamlit as st
 
 from .cursor import format_view as write_view, parse_view
+from .selection import parse_selection, write_selection
 
 MAX_Z_TEXT = 1024 * 24
 MAX_URL_VALUE = MAX_Z_TEXT + 8
@@ -137,7 +139,13 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("next", "pick_target", choice("A", "B"), default="A"),
     Setting("decode", "cursor_mode", choice("knn", "pca"), default="knn"),
     Setting("zoom", "map_zoom", parse_view, write_view, browser_owned=True),
+    # Box / lasso selections (lists of dataset indices); only up to 2,000 points go in links.
+    Setting("s1", "sel_s1", parse_selection, write_selection),
+    Setting("s2", "sel_s2", parse_selection, write_selection),
+    Setting("nn", "nn_metric", choice("euclidean", "cosine"), default="euclidean"),
 ]}
+# Cleared when the checkpoint or the data sample changes (not the projection): see note_map.
+SELECTION_KEYS = ("sel_s1", "sel_s2")
 # Written from other session keys than the ones they are read into.
 WRITE_FROM = {"url_ckpt": "active_ckpt_name"}
 
@@ -163,7 +171,8 @@ def url_for(values: dict[str, Any], page: str = "") -> dict[str, str]:
             v = page if page and page != "map" else ""
         else:
             v = values.get(WRITE_FROM.get(s.key, s.key))
-        if v is None or v == s.default:
+        # (a selection may be a numpy array: compared with a default only when there is one)
+        if v is None or (s.default is not None and v == s.default):
             continue
         text = s.write(v)
         if text:
@@ -212,10 +221,14 @@ def sync_url(page: str = "") -> None:
 
 def note_map(identity: tuple) -> None:
     """The map now shown is `identity` (checkpoint, projection, data sample): a zoom saved for
-    another map means nothing there, so it is dropped."""
+    another map means nothing there, so it is dropped. Selections are dataset indices: they
+    outlive a projection change (identity[1]) but not another checkpoint or data sample."""
     ss = st.session_state
     before = ss.get("_map_identity")
     ss["_map_identity"] = identity
+    if before is not None and (before[0], before[2:]) != (identity[0], identity[2:]):
+        for k in SELECTION_KEYS:
+            ss.pop(k, None)
     if before is not None and before != identity:
         for s in SETTINGS.values():
             if s.browser_owned:

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from explorer import compute, images as im, interpolate, mapview, state
+from explorer import compute, images as im, interpolate, mapview, selpanel, state
 
 c = state.ctx()
 ss = st.session_state
@@ -37,6 +37,10 @@ if c.d > 2:
         help="What the image under the cursor shows between points: a distance-weighted mix "
              "of the nearest codes, or (PCA map only) the point on the PCA plane.")
 
+tools = st.columns([1.6, 2, 2.4])
+found = selpanel.search_box(c, tools[0])
+nn_k = selpanel.neighbour_controls(tools[1])
+
 m = mapview.current_map(c, proj)
 mapview.progress_panel(m)
 if colour == "rec_err" and "rec_err" not in c.enc:
@@ -49,8 +53,11 @@ if a is not None and b is not None:
 
 left, right = st.columns([3, 1]) if not c.presenter else st.columns([4, 1])
 with left:
-    ev = mapview.draw(c, m, colour, path_z, height=720 if c.presenter else 600)
+    nb = selpanel.neighbours_of(c, nn_k)
+    ev = mapview.draw(c, m, colour, path_z, height=720 if c.presenter else 600,
+                      found=found, neighbours=nb)
     mapview.recon_progress(c)  # below the map, so that the map does not move when it goes
+    selpanel.neighbour_strip(c, nb)
 if mapview.handle_event(c, m, ev):
     st.rerun()
 
@@ -88,3 +95,7 @@ if not c.presenter:
     if "rec_err" in c.enc:
         bits.append(f"mean reconstruction MSE {float(np.mean(c.enc['rec_err'])):.4f}")
     st.caption(" · ".join(bits))
+
+if not c.presenter:
+    st.subheader("Selection")
+    selpanel.selection_panel(c)

@@ -34,12 +34,14 @@ Object.assign(LatentMap.prototype, {
       const v = this.view, sx = v.sx * dpr, sy = v.sy * dpr, ox0 = (pr.x + pr.w / 2) * dpr, oy0 = (pr.y + pr.h / 2) * dpr;
       const xy = p.xy, order = p.order, labels = p.labels, hidden = this.hidden;
       const useHidden = hidden.size > 0 && labels && !p.colors;
-      const K = offs.length;
+      const K = offs.length, hl = this.hlBits, iso = this.isolated(), dim = iso ? 0 : DIM;
       const dxs = new Int32Array(K), dys = new Int32Array(K), ws = new Float32Array(wts);
       for (let k = 0; k < K; k++) { dxs[k] = offs[k][0]; dys[k] = offs[k][1]; }
       for (let o = 0; o < n; o++) {
         const i = order[o];
         if (useHidden && hidden.has(labels[i])) continue;
+        const f = !hl || (hl[i >> 3] >> (i & 7)) & 1 ? 1 : dim; // selections, search results stand out
+        if (f === 0) continue;
         const px = Math.round(ox0 + (xy[2 * i] - v.cx) * sx);
         const py = Math.round(oy0 - (xy[2 * i + 1] - v.cy) * sy);
         if (px < left - R || px >= right + R || py < top - R || py >= bottom + R) continue;
@@ -49,7 +51,7 @@ Object.assign(LatentMap.prototype, {
         for (let k = 0; k < K; k++) {
           const x = px + dxs[k], y = py + dys[k];
           if (x < left || x >= right || y < top || y >= bottom) continue;
-          const idx = (y * W + x) * 4, a = ws[k];
+          const idx = (y * W + x) * 4, a = ws[k] * f;
           buf[idx] += (cr - buf[idx]) * a;
           buf[idx + 1] += (cg - buf[idx + 1]) * a;
           buf[idx + 2] += (cb - buf[idx + 2]) * a;
@@ -144,6 +146,7 @@ Object.assign(LatentMap.prototype, {
       ctx.strokeText(name, x + 10, y - 10);
       ctx.fillStyle = ink; ctx.fillText(name, x + 10, y - 10);
     });
+    this.drawSelectionOverlay(ctx, ink);
     // Hover highlight
     const hv = this.hover;
     if (hv && hv.kind === "point" && p) {

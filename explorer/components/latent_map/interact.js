@@ -20,7 +20,9 @@ Object.assign(LatentMap.prototype, {
   onDown(e) {
     if (e.button !== 0) return;
     const [px, py] = this.localXY(e);
-    this.drag = { px, py, view: { ...this.ensureView() }, moved: false, shift: e.shiftKey };
+    this.drag = { px, py, view: { ...this.ensureView() }, moved: false, shift: e.shiftKey,
+                  select: this.toolbar.hidden ? null : this.mode === "lasso" ? "lasso"
+                    : this.mode === "box" || e.shiftKey ? "box" : null };
     e.preventDefault();
   },
   onDrag(e) {
@@ -29,6 +31,11 @@ Object.assign(LatentMap.prototype, {
     const [px, py] = this.localXY(e);
     if (!d.moved && Math.hypot(px - d.px, py - d.py) < 4) return;
     d.moved = true;
+    if (d.select) { // box / lasso (select.js)
+      if (!this.gesture) this.startGesture(d.select, d.px, d.py);
+      this.moveGesture(px, py);
+      return;
+    }
     this.overlay.style.cursor = "grabbing";
     this.userView = true;
     const v = d.view;
@@ -39,7 +46,8 @@ Object.assign(LatentMap.prototype, {
     const d = this.drag;
     this.drag = null;
     if (!d) return;
-    this.overlay.style.cursor = "";
+    if (d.moved && d.select) { if (this.gesture) this.endGesture(); return; }
+    this.overlay.style.cursor = this.mode === "pan" ? "" : "crosshair";
     if (d.moved) { this.viewSettled(); return; }
     const [px, py] = this.localXY(e);
     const pr = this.plotRect();

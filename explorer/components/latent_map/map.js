@@ -46,7 +46,8 @@ class LatentMap {
     this.coords = el("div", "lm-coords", side);
     this.hint = el("div", "lm-hint", side);
     this.hint.textContent = "Hover a point to see its image and reconstruction; hover empty " +
-      "space to decode the latent code under the cursor. Click to select. Wheel: zoom, drag: pan.";
+      "space to decode the latent code under the cursor. Click to pick A / B and see its neighbours. " +
+      "Wheel: zoom, drag: pan (or select, with Box / Lasso above; shift-drag: box).";
     this.colorbar = el("div", "lm-colorbar", side);
 
     this.legend = el("div", "lm-legend", root);
@@ -65,6 +66,7 @@ class LatentMap {
     on(this.overlay, "wheel", (e) => this.onWheel(e), { passive: false });
     on(this.overlay, "dblclick", () => this.resetView());
     on(this.resetBtn, "click", () => this.resetView());
+    this.buildToolbar(root);
     this.ro = new ResizeObserver(() => this.resize());
     this.ro.observe(mapBox);
   }
@@ -98,6 +100,13 @@ class LatentMap {
       project: (i) => this.projectIndex(i),
       toClient: (x, y) => this.toClient(x, y),
       instance: this,
+      hitTest: (poly) => this.hitTest(poly),
+      selection: () => ({ s1: this.selCounts.s1, s2: this.selCounts.s2, seq: this.selSeq,
+                          found: this.found ? this.found.count : 0, mode: this.mode, slot: this.slot }),
+      selectedIndices: (slot) => { const b = this.sel[slot], out = [];
+        if (b) for (let i = 0; i < this.points.n; i++) if ((b[i >> 3] >> (i & 7)) & 1) out.push(i);
+        return out; },
+      neighbours: () => this.neigh,
     };
     window.__latentMaps[this.key] = this.api;
     window.__latentMapStats = this.stats;
@@ -135,6 +144,7 @@ class LatentMap {
       if (!keepView) { this.view = null; this.userView = false; }
       this.hover = null;
     }
+    this.updateSelection(data);
     this.setGrids(ge, we, pointsChanged);
     const pending = [oe, re, ge, we].filter((e) => e && !e.value && e.promise);
     this.stats.atlasesReady = pending.length === 0;
@@ -230,8 +240,12 @@ class LatentMap {
     const w = Math.max(50, Math.floor(r.width)), h = Math.max(50, Math.floor(r.height));
     const dpr = window.devicePixelRatio || 1;
     if (!force && this.size && this.size.w === w && this.size.h === h && this.size.dpr === dpr) return;
+    // A user's (or the link's) view keeps the rectangle it shows when the box changes size
+    // (e.g. the toolbar above the map wraps onto one line less once the page is laid out).
+    const keep = this.userView && this.view && this.size ? this.viewRect() : null;
     this.size = { w, h, dpr };
     if (!this.userView) this.view = null; // refit unless the user zoomed, panned or the URL set it
+    else if (keep) this.view = this.viewOf(keep);
     for (const c of [this.canvas, this.overlay]) {
       c.width = Math.round(w * dpr); c.height = Math.round(h * dpr);
       c.style.width = w + "px"; c.style.height = h + "px";
