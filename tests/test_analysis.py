@@ -167,3 +167,16 @@ def test_map_csv_round_trips_with_formula_prefix():
     assert rows[1][8:11] == ["0.25", "1.0", ""]
     # label names are quoted in the file itself
     assert b'"plain, with comma"' in data and b"\"'+1\"" in data
+
+
+def test_image_grid_cells_carry_index_png_and_plain_caption():
+    from explorer import atlas, imagegrid
+
+    a = np.zeros((4, 4, 1), np.uint8)
+    p = imagegrid.pair(a, np.full_like(a, 255))
+    assert p.shape == (4, 9, 1) and p[0, 4, 0] == 255
+    d = imagegrid.grid_data([p], ["#3 <b>x</b>\n0.5"], [3], key="g", scale=2)
+    cell = d["cells"][0]
+    assert cell["i"] == 3 and cell["cap"] == "#3 <b>x</b>\n0.5"
+    import base64
+    assert atlas.decode_png(base64.b64decode(cell["png"])).shape[:2] == (8, 18)

@@ -5,7 +5,6 @@ k-NN queries only, never an n x n distance matrix)."""
 from __future__ import annotations
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 K = 10
 
@@ -19,6 +18,8 @@ def top(scores, n: int | None = None, descending: bool = True) -> tuple[np.ndarr
 
 def knn(points, k: int = K) -> tuple[np.ndarray, np.ndarray]:
     """(distances, indices) of each point's k nearest other points, nearest first, Euclidean."""
+    from sklearn.neighbors import NearestNeighbors  # imported here: off the map's open path
+
     pts = np.ascontiguousarray(points, np.float32)
     n = len(pts)
     k = min(k, n - 1)
