@@ -122,11 +122,16 @@ def ready_figures(c) -> dict | None:
 
 
 KEPT_TITLE = f"share of {rankings.K} latent neighbours kept"
+SYNC_KNN_MAX = 20_000  # latent k-NN in the page run: ~0.5-1 s at 10k here; 11-25 s at 70k
 
 
-def kept_layer(c, m) -> tuple[np.ndarray, str]:
-    """The map's 'Neighbours kept' colour values and its legend title with the map's figure."""
+def kept_layer(c, m) -> tuple[np.ndarray, str] | None:
+    """The map's 'Neighbours kept' colour values and its legend title with the map's figure.
+    None while a large sample's latent k-NN is still being computed in the background (the map
+    is never held up for it: 16-D k-NN takes 11-25 s at 70k points on 2 busy cores)."""
     figs = ready_figures(c)
+    if figs is None and len(c.enc["mu"]) > SYNC_KNN_MAX:
+        return None
     kept = neighbours_kept(c.ck.sha256, m.key, c.enc["mu"], m.xy,
                            None if figs is None else figs["knn_idx"])
     return kept, f"{KEPT_TITLE} (map: {honesty.map_figure(kept):.2f})"

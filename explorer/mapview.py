@@ -175,7 +175,8 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
     layers = {k: (c.enc[k], COLOUR_TITLES[k]) for k in ("rec_err", "kl") if k in c.enc}
     if colour == "kept":  # how honest the map is: per point, with the map's mean in the title
         from .compute_analysis import kept_layer
-        layers["kept"] = kept_layer(c, m)
+        if (layer := kept_layer(c, m)) is not None:
+            layers["kept"] = layer
     if colour not in layers:  # reconstruction error while the reconstructions are computed
         colour = "label"
     color_values = None if colour == "label" else np.asarray(layers[colour][0], np.float32)
