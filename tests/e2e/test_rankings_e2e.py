@@ -32,3 +32,21 @@ def test_clicking_a_ranked_image_locates_it_on_the_map(page, app_server):
     page.get_by_text(f"A: #{idx} (", exact=False).first.wait_for(timeout=30_000)
     if SHOTS:
         page.screenshot(path=str(Path(SHOTS) / "map-after-click.png"), full_page=True)
+
+
+def test_the_map_csv_downloads_one_row_per_point(page, app_server):
+    import csv
+    import io
+
+    page.goto(app_server.url + "/wrong")
+    wait_for_app_run(page)
+    page.locator(".ig-cell").first.wait_for(timeout=120_000)
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name="The map as CSV").click()
+    assert dl.value.suggested_filename == "latent-map.csv"
+    rows = list(csv.reader(io.StringIO(Path(dl.value.path()).read_text(encoding="utf-8"))))
+    assert rows[0][:5] == ["index", "label", "label_name", "x", "y"]
+    assert rows[0][-4:] == ["rec_err", "kl", "neg_elbo", "selected"]
+    n = len(rows) - 1
+    assert n >= 1000 and [int(r[0]) for r in rows[1:]] == list(range(n))
+    assert all(r[-2] != "" for r in rows[1:])  # -ELBO filled in for every point
