@@ -80,6 +80,12 @@ def test_map_colours_by_neighbours_kept_with_the_map_figure(env):
     at.segmented_control(key="w_colour_by").set_value("kept").run()
     _ok(at)
     assert at.query_params.get("colour") in ("kept", ["kept"])
+    shared = AppTest.from_file(APP, default_timeout=120)  # the link restores the layer
+    shared.query_params["colour"] = "kept"
+    shared.run()
+    _ok(shared)
+    assert shared.session_state["colour_by"] == "kept"
+    assert "Neighbours kept" in shared.segmented_control(key="w_colour_by").options
 
 
 def _fake_ck(likelihood="bernoulli"):
