@@ -23,7 +23,8 @@ import streamlit as st  # noqa: E402
 
 from training.checkpoint import CheckpointError  # noqa: E402
 
-from explorer import checkpoints, compute, presenter, sample, state, tutorial_import  # noqa: E402
+from explorer import (checkpoints, compute, compute_analysis, presenter, sample, state,  # noqa: E402
+                      tutorial_import)
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
@@ -252,6 +253,8 @@ PAGES = [
     ("interpolate.py", "Interpolation", ":material/linear_scale:", "interpolate"),
     ("grid.py", "Manifold grid", ":material/grid_on:", "grid"),
     ("samples.py", "Samples & traversal", ":material/casino:", "samples"),
+    ("wrong.py", "What it gets wrong", ":material/report:", "wrong"),
+    ("attributes.py", "Attribute vectors", ":material/arrow_outward:", "attributes"),
     ("info.py", "Checkpoint info", ":material/info:", "info"),
 ]
 
@@ -293,6 +296,7 @@ def main() -> None:
         compute.warm_up(ck)
         if "recon_pending" in c.extras:
             compute.start_reconstruction(*c.extras["recon_pending"])
+        compute_analysis.start(c)  # per-point figures for the rankings, after the map is out
 
 
 main()

@@ -11,8 +11,9 @@ import streamlit as st
 from . import compute, cursor, projections, state
 
 PROJ_LABELS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
-COLOUR_BY = {"label": "Label", "rec_err": "Recon. error", "kl": "KL"}
-COLOUR_TITLES = {"label": "", "rec_err": "reconstruction MSE", "kl": "KL (nats)"}
+COLOUR_BY = {"label": "Label", "rec_err": "Recon. error", "kl": "KL", "kept": "Neighbours kept"}
+COLOUR_TITLES = {"label": "", "rec_err": "reconstruction MSE", "kl": "KL (nats)",
+                 "kept": "share of latent neighbours kept"}
 
 
 @dataclass
@@ -174,9 +175,15 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
     selected = [p["index"] for p in (ss.get("point_a"), ss.get("point_b"))
                 if p and p.get("kind") == "index" and 0 <= p["index"] < len(m.xy)]
     path_xy = None if path_z is None else path_on_map(c, m, path_z)
-    if colour not in c.enc:  # reconstruction error while the reconstructions are computed
+    layers = {k: (c.enc[k], COLOUR_TITLES[k]) for k in ("rec_err", "kl") if k in c.enc}
+    if colour == "kept":  # how honest the map is: per point, with the map's mean in the title
+        from .compute_analysis import kept_layer
+        if (layer := kept_layer(c, m)) is not None:
+            layers["kept"] = layer
+    if colour not in layers:  # reconstruction error while the reconstructions are computed
         colour = "label"
-    color_values = None if colour == "label" else np.asarray(c.enc[colour], np.float32)
+    color_values = None if colour == "label" else np.asarray(layers[colour][0], np.float32)
+    color_title = layers[colour][1] if colour in layers else ""
     grid_images = extent = grid_lat = window_grid = None
     if hover:
         mu = c.enc["mu"]
@@ -196,7 +203,7 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
     initial_view = state.map_view() if url_view else None
     kwargs = dict(xy=np.asarray(m.xy, np.float32), labels=np.asarray(c.labels),
                   label_names=list(c.label_names),
-                  color_values=color_values, color_title=COLOUR_TITLES.get(colour, ""),
+                  color_values=color_values, color_title=color_title,
                   path=path_xy, selected=selected, height=height, key=key)
     map_info = dict(grid_latents=grid_lat, map_is_latent=m.method == "identity", map_label=m.label,
                     cursor_method=m.method, initial_view=initial_view, url_view=url_view,

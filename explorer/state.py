@@ -9,7 +9,7 @@ widget's keyed state when a page does not render that widget, so widgets get the
 ("w_" + name), are set from the canonical value before they are drawn, and write back in their
 on_change callback (before the script runs, so sync_url sees the change in the same run).
 
-The URL:  ckpt=<file>  view=<page>  present=1  proj=pca|umap|tsne  colour=label|rec_err|kl
+The URL:  ckpt=<file>  view=<page>  present=1  proj=pca|umap|tsne  colour=label|rec_err|kl|kept
   a=<point>  b=<point>  method=linear|slerp  t=<0..1>  next=A|B  decode=knn|pca  zoom=x0,x1,y0,y1
   s1=<ranges>  s2=<ranges> (selections, "0-15.20.31-40", left out above 2,000 points)  nn=cosine
 A point is a dataset index ("i123") or a latent vector ("z0.5,-1.2").
@@ -131,7 +131,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("view", "url_page", parse_text),  # read here; written from the running page
     Setting("present", "presenter", parse_flag, write_flag, default=False),
     Setting("proj", "proj", choice("pca", "umap", "tsne"), default="pca"),
-    Setting("colour", "colour_by", choice("label", "rec_err", "kl"), default="label"),
+    Setting("colour", "colour_by", choice("label", "rec_err", "kl", "kept"), default="label"),
     Setting("a", "point_a", point_from_str, point_to_str),
     Setting("b", "point_b", point_from_str, point_to_str),
     Setting("method", "interp_method", choice("linear", "slerp"), default="linear"),

@@ -1,0 +1,58 @@
+"""A clickable image grid (components/imagegrid): each cell an original beside its reconstruction
+with a caption; clicking one returns its dataset index. `grid_data` is plain and tested."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .atlas import content_hash, encode_png
+from .images import upscale
+
+ASSETS = Path(__file__).parent / "components" / "imagegrid"
+COMPONENT_NAME = "vae_explorer.imagegrid"
+_component_fn = None
+
+
+def pair(original: np.ndarray, recon: np.ndarray | None, pad: int = 1) -> np.ndarray:
+    """Original and reconstruction side by side (HWC uint8), white gap between."""
+    if recon is None:
+        return original
+    gap = np.full((original.shape[0], pad, original.shape[2]), 255, np.uint8)
+    return np.concatenate([original, gap, recon], axis=1)
+
+
+def grid_data(images: list[np.ndarray], captions: list[str], indices, key: str,
+              scale: int = 2, cell_px: int = 120) -> dict:
+    """Component data: one PNG per cell (base64), its caption (plain text) and dataset index."""
+    cells = []
+    for img, cap, i in zip(images, captions, indices):
+        img = np.asarray(img, np.uint8)
+        if img.shape[-1] == 4:
+            img = img[..., :3]
+        png = encode_png(upscale(img, scale))
+        cells.append({"i": int(i), "png": base64.b64encode(png).decode(), "cap": str(cap)})
+    return {"key": key, "cells": cells, "cell_px": int(cell_px),
+            "sig": content_hash(json.dumps([c["i"] for c in cells]), *captions,
+                                *(c["png"] for c in cells))}
+
+
+def _component():
+    global _component_fn
+    if _component_fn is None:
+        import streamlit as st
+        _component_fn = st.components.v2.component(
+            COMPONENT_NAME, js=(ASSETS / "imagegrid.js").read_text(encoding="utf-8"),
+            css=(ASSETS / "imagegrid.css").read_text(encoding="utf-8"), isolate_styles=True)
+    return _component_fn
+
+
+def image_grid(images, captions, indices, key: str, scale: int = 2, cell_px: int = 120) -> int | None:
+    """Mount the grid; the dataset index of the cell clicked in this run, or None."""
+    data = json.dumps(grid_data(images, captions, indices, key, scale, cell_px),
+                      separators=(",", ":"))
+    res = _component()(key=key, data=data, height="content", on_click_change=lambda: None)
+    v = res.get("click") if hasattr(res, "get") else getattr(res, "click", None)
+    return int(v) if isinstance(v, (int, float)) else None
