@@ -343,7 +343,8 @@ def image_scale(default: int = 4) -> int:
 PRESENTER_CSS = """
 <style>
 div[data-testid="stToolbar"], footer, div[data-testid="stDecoration"] {display: none !important;}
-header[data-testid="stHeader"] {background: transparent !important;}
+header[data-testid="stHeader"] {background: transparent !important; pointer-events: none;}
+header[data-testid="stHeader"] button {pointer-events: auto;}
 div[data-testid="stMainBlockContainer"], .block-container {
   padding: 2.6rem 1.5rem 1rem 1.5rem !important; max-width: 100% !important;}
 html, body, [class*="css"] {font-size: 1.15rem;}
