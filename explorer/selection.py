@@ -40,8 +40,11 @@ def decode_bitset(b64: str, n: int) -> np.ndarray | None:
 
 def to_ranges(indices) -> str:
     """Sorted unique indices as "a-b.c.d-e" (runs of consecutive indices collapsed)."""
-    idx = np.unique(np.asarray(indices, np.int64))
-    if idx.size == 0:
+    try:  # session state may hold anything a page put there: nothing to write then
+        idx = np.unique(np.asarray(indices, np.int64).ravel())
+    except (TypeError, ValueError, OverflowError):
+        return ""
+    if idx.size == 0 or idx[0] < 0:
         return ""
     breaks = np.flatnonzero(np.diff(idx) != 1)
     starts = np.concatenate([idx[:1], idx[breaks + 1]])

@@ -117,6 +117,8 @@ def test_background_figures_wait_for_reconstructions_and_are_cached_on_disk(tmp_
         return ({"recon": recon}, None) if len(calls) >= 3 else (None, None)
 
     monkeypatch.setattr(compute, "reconstructions", reconstructions)
+    # Isolated from the process-wide stop flag that other tests' servers/apps may toggle.
+    monkeypatch.setattr(compute_analysis.background, "check", lambda: None)
     job = compute_analysis.AnalysisJob()
     job.run(_fake_ck("gaussian"), "dk", images, labels, {"mu": mu, "kl": kl})
     assert job.error is None and len(calls) == 3
