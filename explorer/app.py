@@ -23,8 +23,8 @@ import streamlit as st  # noqa: E402
 
 from training.checkpoint import CheckpointError  # noqa: E402
 
-from explorer import (checkpoints, compute, compute_analysis, presenter, sample, state,  # noqa: E402
-                      tutorial_import)
+from explorer import (checkpoints, compute, compute_analysis, plaintext, presenter, sample,  # noqa: E402
+                      state, tutorial_import)
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
@@ -125,7 +125,7 @@ def checkpoint_sidebar() -> None:
             want = (named.name if named else ss.get("active_ckpt_name")) or checkpoints.DEFAULT_NAME
             idx = names.index(want) if want in names else 0
             if url and named is None and ss.get("ck_pick", names[idx]) == names[idx]:
-                sb.warning(f"The link names a checkpoint that is not included here ({url[:80]}); "
+                sb.warning(f"The link names a checkpoint that is not included here ({plaintext.md(url[:80])}); "
                            f"showing {names[idx]}.")
             if "ck_pick" not in ss or ss["ck_pick"] not in names:
                 ss["ck_pick"] = names[idx]
@@ -133,7 +133,7 @@ def checkpoint_sidebar() -> None:
             if ss.get("active_ckpt_name") != pick or "active_ck" not in ss:
                 err = _open_listed(listed[names.index(pick)])
                 if err:
-                    sb.error(err)
+                    sb.error(plaintext.md(err))
     elif src == "Path on disk":
         with sb.form("ck_path_form", border=False):
             path = st.text_input("Path to a .safetensors checkpoint or a tutorial's .pth/.pt",
@@ -166,13 +166,13 @@ def checkpoint_sidebar() -> None:
     if src != "Included" and ss.get("_tut_pending"):
         _tutorial_dataset_form(sb)
     if src != "Included" and ss.get("ck_error"):
-        sb.error(ss["ck_error"])
+        sb.error(plaintext.md(ss["ck_error"]))
         if "active_ck" in ss:
             sb.text(f"Still showing: {ss['active_label']}")
     if "active_ck" not in ss and listed:  # first open: the shipped default, no configuration
         err = _open_listed(listed[0])
         if err:
-            sb.error(err)
+            sb.error(plaintext.md(err))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,7 +275,8 @@ def main() -> None:
     ck = ss["active_ck"]
     if getattr(ck, "error", None):  # its tensors failed validation after a trusted open
         st.sidebar.error(ck.error)
-        st.error(f"{ss.get('active_label', 'This checkpoint')} could not be opened: {ck.error}")
+        st.error(f"{plaintext.md(ss.get('active_label', 'This checkpoint'))} could not be opened: "
+                 f"{plaintext.md(ck.error)}")
         ss.pop("active_ck", None)
         st.stop()
     c = data_sidebar(ck)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from . import compute, cursor, projections, state
+from . import compute, cursor, plaintext, projections, state
 
 PROJ_LABELS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 COLOUR_BY = {"label": "Label", "rec_err": "Recon. error", "kl": "KL", "kept": "Neighbours kept"}
@@ -105,7 +105,7 @@ def recon_progress(c: state.Ctx) -> None:
         if job is not None and job.arrays is not None:
             st.rerun()
         elif job is not None and job.error:
-            st.warning(f"Reconstructions failed ({job.error}); the map shows originals only.")
+            st.warning(f"Reconstructions failed ({plaintext.md(job.error)}); the map shows originals only.")
         else:
             frac = 0.0 if job is None else job.frac
             st.progress(min(1.0, frac), text="Decoding reconstructions in the background — "

@@ -268,3 +268,34 @@ def test_empty_space_decoding_choice_survives_a_trip_and_lands_in_the_link(tmp_p
     _ok(at)
     assert at.segmented_control(key="w_cursor_mode").value == "pca"
     assert at.query_params.get("decode") in ("pca", ["pca"])
+
+
+def test_plaintext_escapes_every_markdown_and_html_construct():
+    from explorer.plaintext import md
+
+    for raw in ("![x](http://203.0.113.9/b.png)", "<img src=x>", "**bold** _it_ `code`",
+                ":red[alarm] :material/home:", "$x^2$", "# head", "[a](b)"):
+        out = md(raw)
+        assert out.replace("\\", "") == raw  # same characters on screen
+        assert all(out[i - 1] == "\\" for i, ch in enumerate(out) if ch in "![]()<>*_`:$#"), out
+
+
+def test_a_failed_open_shows_the_hostile_error_text_literally(tmp_path, monkeypatch):
+    from explorer import plaintext
+
+    d = tmp_path / "ck"
+    make_checkpoint(d / checkpoints.DEFAULT_NAME, latent_dim=2)
+    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(d))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VAE_DATA_ROOT", str(tmp_path / "no-data-here"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.session_state["ck_source"] = "Path on disk"
+    at.run()
+    hostile = tmp_path / "![x](evil.png)"  # a folder: "… is a folder" names it in the error
+    hostile.mkdir()
+    at.text_input(key="ck_path").set_value(str(hostile))
+    next(b for b in at.button if b.label == "Open").click().run()
+    shown = [e.value for e in at.sidebar.error]
+    assert shown and all("![x](" not in v for v in shown), shown
+    assert any(plaintext.md("![x](evil.png)") in v for v in shown), shown

@@ -3,7 +3,7 @@ point A along it and decode. Groups are two labels, or the map's selections S1 a
 import numpy as np
 import streamlit as st
 
-from explorer import compute, images as im, interpolate, state
+from explorer import compute, images as im, interpolate, plaintext, state
 from explorer.analysis import attributes
 
 c = state.ctx()
@@ -12,7 +12,7 @@ if not c.presenter:
     st.title("Attribute vectors")
 
 if not c.has_data:
-    st.warning(c.data_error or "No data.")
+    st.warning(plaintext.md(c.data_error or "No data."))
     st.stop()
 
 n = len(c.labels)
@@ -34,7 +34,7 @@ else:
 try:
     v = attributes.attribute_vector(c.enc["mu"], g1, g2)
 except ValueError as e:
-    st.warning(str(e))
+    st.warning(plaintext.md(e))
     st.stop()
 
 p = ss.get("point_a")

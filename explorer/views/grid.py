@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from explorer import compute, grids, images as im, state
+from explorer import compute, grids, images as im, plaintext, state
 
 c = state.ctx()
 ss = st.session_state
@@ -74,7 +74,7 @@ if c.d >= 2:
             try:
                 plane = grids.three_point_plane(pts[0], pts[1], cz)
             except ValueError as e:
-                st.error(str(e))
+                st.error(plaintext.md(e))
                 st.stop()
 
 if plane is None:  # 1-D latent: a row along z1

@@ -6,7 +6,7 @@ Text from the checkpoint is only ever shown through st.text / st.code / st.dataf
 import pandas as pd
 import streamlit as st
 
-from explorer import checkpoints, state
+from explorer import checkpoints, plaintext, state
 
 c = state.ctx()
 ck = c.ck
@@ -32,7 +32,7 @@ st.subheader("Data")
 if c.has_data:
     st.text(c.data_desc)
 else:
-    st.warning(c.data_error or "Dataset not loaded.")
+    st.warning(plaintext.md(c.data_error or "Dataset not loaded."))
 if ck.data.label_names:
     st.text("Labels: " + ", ".join(ck.data.label_names))
 

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from explorer import compute, images as im, interpolate, mapview, selpanel, state
+from explorer import compute, images as im, interpolate, mapview, selpanel, plaintext, state
 
 c = state.ctx()
 ss = st.session_state
@@ -10,7 +10,7 @@ if not c.presenter:
     st.title("Latent map")
 
 if not c.has_data:
-    st.warning(c.data_error or "No data.")
+    st.warning(plaintext.md(c.data_error or "No data."))
     st.info("The map needs the dataset the checkpoint was trained on. Prior samples, manifold "
             "grids, traversals and interpolation between prior samples or typed latents still "
             "work: see the other pages.")

@@ -4,7 +4,7 @@ from a background job (explorer.compute_analysis), never delaying the map."""
 import numpy as np
 import streamlit as st
 
-from explorer import compute_analysis, imagegrid, mapview, state
+from explorer import compute_analysis, imagegrid, mapview, plaintext, state
 from explorer.analysis import attributes, export, rankings
 
 c = state.ctx()
@@ -13,13 +13,13 @@ if not c.presenter:
     st.title("What it gets wrong")
 
 if not c.has_data:
-    st.warning(c.data_error or "No data.")
+    st.warning(plaintext.md(c.data_error or "No data."))
     st.stop()
 
 job = compute_analysis.start(c)
 figs = job.arrays if job is not None else None
 if figs is None and job is not None and job.error:
-    st.warning(f"The per-point figures could not be computed ({job.error}).")
+    st.warning(f"The per-point figures could not be computed ({plaintext.md(job.error)}).")
     st.stop()
 if figs is None:
     @st.fragment(run_every=1.0)
