@@ -100,11 +100,14 @@ def _open_tutorial(data: bytes, name: str, label: str, dataset: str | None, limi
 def _tutorial_dataset_form(sb) -> None:
     data, name, label, choices, limit = ss["_tut_pending"]
     with sb.form("tut_dataset_form", border=False):
-        ds = st.selectbox(f"{name}: the file cannot tell which dataset it was trained on",
+        ds = st.selectbox(f"{plaintext.md(name)}: the file cannot tell which dataset it was "
+                          "trained on",
                           choices, key="tut_dataset")
         go = st.form_submit_button("Convert and open")
     if go:
         _take(*_open_tutorial(data, name, label, ds, limit), label)
+        if "_tut_pending" not in ss:  # done: this run drew the form already; draw without it
+            st.rerun()
 
 
 def checkpoint_sidebar() -> None:

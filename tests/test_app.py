@@ -197,7 +197,9 @@ def test_url_naming_a_missing_checkpoint_says_so(env):
     at.run()
     _ok(at)
     assert at.session_state["active_ckpt_name"] == checkpoints.DEFAULT_NAME
-    assert "no-such-model" in at.sidebar.warning[0].value
+    from explorer.plaintext import md
+
+    assert md("no-such-model") in at.sidebar.warning[0].value  # link text, escaped
 
 
 def test_colour_and_next_click_survive_a_trip_to_another_page(env):

@@ -12,7 +12,7 @@ if not c.presenter:
     st.title("Attribute vectors")
 
 if not c.has_data:
-    st.warning(plaintext.md(c.data_error or "No data."))
+    st.warning(c.data_error or "No data.")  # our own sentence (may use `code`)
     st.stop()
 
 n = len(c.labels)

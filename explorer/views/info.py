@@ -32,7 +32,7 @@ st.subheader("Data")
 if c.has_data:
     st.text(c.data_desc)
 else:
-    st.warning(plaintext.md(c.data_error or "Dataset not loaded."))
+    st.warning(c.data_error or "Dataset not loaded.")  # our own sentence (may use `code`)
 if ck.data.label_names:
     st.text("Labels: " + ", ".join(ck.data.label_names))
 

@@ -10,7 +10,7 @@ if not c.presenter:
     st.title("Latent map")
 
 if not c.has_data:
-    st.warning(plaintext.md(c.data_error or "No data."))
+    st.warning(c.data_error or "No data.")  # our own sentence (may use `code`)
     st.info("The map needs the dataset the checkpoint was trained on. Prior samples, manifold "
             "grids, traversals and interpolation between prior samples or typed latents still "
             "work: see the other pages.")

@@ -13,7 +13,7 @@ if not c.presenter:
     st.title("What it gets wrong")
 
 if not c.has_data:
-    st.warning(plaintext.md(c.data_error or "No data."))
+    st.warning(c.data_error or "No data.")  # our own sentence (may use `code`)
     st.stop()
 
 job = compute_analysis.start(c)
