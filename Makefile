@@ -22,7 +22,7 @@ browser:
 	@[ -x $(CHROMIUM) ] || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
 run: setup
-	$(BIN)/streamlit run explorer/app.py
+	$(BIN)/streamlit run vae_explorer/app.py
 
 test: setup browser
 	$(BIN)/python -m pytest -q -rs

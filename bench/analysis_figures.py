@@ -1,4 +1,4 @@
-"""Time and peak memory of the per-point figures, rankings and map honesty (explorer.analysis)
+"""Time and peak memory of the per-point figures, rankings and map honesty (vae_explorer.analysis)
 at 10,000 and 70,000 points: synthetic 16-D codes in 10 clusters, 28x28 uint8 images and
 reconstructions, a 2-D map from the first two code dimensions.
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from explorer.analysis import export, honesty, pointwise, rankings  # noqa: E402
+from vae_explorer.analysis import export, honesty, pointwise, rankings  # noqa: E402
 
 
 def data(n: int, d: int = 16, seed: int = 0):

@@ -178,7 +178,7 @@ def redraw_ms(page, key="latent_map", n=10) -> list[float]:
 def demo_70k(browser, n=70_000):
     log = Path(tempfile.gettempdir()) / "latent_map_demo_bench.log"
     srv = harness.AppServer(Path(tempfile.gettempdir()) / "vae-demo-cache", log_path=log,
-                            script=REPO / "explorer" / "components" / "latent_map" / "demo.py")
+                            script=REPO / "vae_explorer" / "components" / "latent_map" / "demo.py")
     srv.start()
     try:
         out = {}

@@ -3,7 +3,7 @@ one frame, 16 ms, client-side).
 
     python bench/lasso_select.py [--n 70000] [--vertices 400]
 
-Opens the latent map's demo (explorer/components/latent_map/demo.py: synthetic points, no model)
+Opens the latent map's demo (vae_explorer/components/latent_map/demo.py: synthetic points, no model)
 in Debian's Chromium, draws nothing by hand: it calls the map's own hit test (select.js
 hitPolygon, through window.__latentMaps[...].hitTest) with a lasso polygon in screen coordinates
 (a wobbly ring over most of the plot, the shape a hand draws) and reads performance.now around
@@ -61,7 +61,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp, \
-            AppServer(Path(tmp), script=REPO / "explorer/components/latent_map/demo.py") as srv, \
+            AppServer(Path(tmp), script=REPO / "vae_explorer/components/latent_map/demo.py") as srv, \
             sync_playwright() as p:
         browser = launch_browser(p)
         page = browser.new_page(viewport={"width": 1400, "height": 950})

@@ -115,8 +115,8 @@ def run_tutorial(root: str, device: torch.device, epochs: int, seed: int):
 
 def run_ours(root: str, device: torch.device, epochs: int, seed: int, threads: int,
              compile_: bool):
-    from training.checkpoint import load_checkpoint
-    from training.train import RunConfig, train
+    from vae_training.checkpoint import load_checkpoint
+    from vae_training.train import RunConfig, train
 
     with tempfile.TemporaryDirectory() as tmp:
         out = train(RunConfig(dataset="mnist", data_root=root, preset="mlp-400-20",
@@ -147,7 +147,7 @@ def main() -> int:
     if not (Path(a.data_root) / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
         print(f"MNIST not found under {a.data_root}/MNIST/raw/", file=sys.stderr)
         return 2
-    from training.checkpoint import hardware_string
+    from vae_training.checkpoint import hardware_string
 
     if a.tutorial_threads:
         torch.set_num_threads(a.tutorial_threads)

@@ -3,8 +3,8 @@
     python bench/window_decode.py            (shapes-conv-z2; mnist-conv-z16 too if MNIST is there)
 
 For each checkpoint: encode a map sample, then for a few views decode the G x G window grid the
-browser would ask for (explorer.cursor.window_key), as explorer.compute.window_images does
-(chunks under one lock), and pack it as the payload explorer.latent_map sends. Prints figures;
+browser would ask for (vae_explorer.cursor.window_key), as vae_explorer.compute.window_images does
+(chunks under one lock), and pack it as the payload vae_explorer.latent_map sends. Prints figures;
 asserts nothing.
 """
 from __future__ import annotations
@@ -18,11 +18,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explorer import cursor, encode, latent_map, projections, sample  # noqa: E402
-from training.checkpoint import load_checkpoint  # noqa: E402
-from training.config import default_data_root  # noqa: E402
+from vae_explorer import cursor, encode, latent_map, projections, sample  # noqa: E402
+from vae_training.checkpoint import load_checkpoint  # noqa: E402
+from vae_training.config import default_data_root  # noqa: E402
 
-G, CHUNK = 24, 128  # explorer.compute.WINDOW_G, _WINDOW_CHUNK
+G, CHUNK = 24, 128  # vae_explorer.compute.WINDOW_G, _WINDOW_CHUNK
 
 
 def window(ck, mapper, view, want_latents):

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import torch
 
-from training.checkpoint import build_metadata, save_checkpoint
-from training.config import DataConfig, ModelConfig, TrainConfig
-from training.model import VAE
+from vae_training.checkpoint import build_metadata, save_checkpoint
+from vae_training.config import DataConfig, ModelConfig, TrainConfig
+from vae_training.model import VAE
 
 SHAPE_NAMES = ["square", "circle", "triangle", "cross", "heart", "ring"]
 

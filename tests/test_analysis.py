@@ -1,4 +1,4 @@
-"""explorer.analysis: pure functions on small synthetic data with known answers."""
+"""vae_explorer.analysis: pure functions on small synthetic data with known answers."""
 from __future__ import annotations
 
 import csv
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from explorer.analysis import attributes, export, honesty, pointwise, rankings
+from vae_explorer.analysis import attributes, export, honesty, pointwise, rankings
 
 
 def _two_clusters(n=200, d=8, seed=0):
@@ -170,7 +170,7 @@ def test_map_csv_round_trips_with_formula_prefix():
 
 
 def test_image_grid_cells_carry_index_png_and_plain_caption():
-    from explorer import atlas, imagegrid
+    from vae_explorer import atlas, imagegrid
 
     a = np.zeros((4, 4, 1), np.uint8)
     p = imagegrid.pair(a, np.full_like(a, 255))

@@ -7,9 +7,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from _explorer_helpers import SHAPE_NAMES, make_checkpoint
-from explorer import checkpoints
+from vae_explorer import checkpoints
 
-APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "vae_explorer" / "app.py")
 PAGES = ["views/map.py", "views/interpolate.py", "views/grid.py", "views/samples.py",
          "views/info.py"]
 
@@ -138,7 +138,7 @@ def hook(event, args):  # the thread that first loads torch
         importers.append(threading.current_thread().name)
 sys.addaudithook(hook)
 from streamlit.testing.v1 import AppTest
-from explorer import compute
+from vae_explorer import compute
 at = AppTest.from_file(sys.argv[1], default_timeout=120).run()
 errors = [e.message for e in at.exception]
 titles = [t.value for t in at.title]
@@ -197,7 +197,7 @@ def test_url_naming_a_missing_checkpoint_says_so(env):
     at.run()
     _ok(at)
     assert at.session_state["active_ckpt_name"] == checkpoints.DEFAULT_NAME
-    from explorer.plaintext import md
+    from vae_explorer.plaintext import md
 
     assert md("no-such-model") in at.sidebar.warning[0].value  # link text, escaped
 
@@ -273,7 +273,7 @@ def test_empty_space_decoding_choice_survives_a_trip_and_lands_in_the_link(tmp_p
 
 
 def test_plaintext_escapes_every_markdown_and_html_construct():
-    from explorer.plaintext import md
+    from vae_explorer.plaintext import md
 
     for raw in ("![x](http://203.0.113.9/b.png)", "<img src=x>", "**bold** _it_ `code`",
                 ":red[alarm] :material/home:", "$x^2$", "# head", "[a](b)"):
@@ -283,7 +283,7 @@ def test_plaintext_escapes_every_markdown_and_html_construct():
 
 
 def test_a_failed_open_shows_the_hostile_error_text_literally(tmp_path, monkeypatch):
-    from explorer import plaintext
+    from vae_explorer import plaintext
 
     d = tmp_path / "ck"
     make_checkpoint(d / checkpoints.DEFAULT_NAME, latent_dim=2)

@@ -10,9 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from _explorer_helpers import make_checkpoint
-from explorer import checkpoints
+from vae_explorer import checkpoints
 
-APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "vae_explorer" / "app.py")
 
 
 @pytest.fixture()
@@ -107,7 +107,7 @@ def _sample(n=60, seed=0):
 
 
 def test_background_figures_wait_for_reconstructions_and_are_cached_on_disk(tmp_path, monkeypatch):
-    from explorer import cache, compute, compute_analysis
+    from vae_explorer import cache, compute, compute_analysis
 
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
     mu, labels, images, recon, kl = _sample()
@@ -145,7 +145,7 @@ def test_background_figures_wait_for_reconstructions_and_are_cached_on_disk(tmp_
 def test_background_figures_report_failed_reconstructions(tmp_path, monkeypatch):
     from types import SimpleNamespace as NS
 
-    from explorer import compute, compute_analysis
+    from vae_explorer import compute, compute_analysis
 
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
     mu, labels, images, _, kl = _sample()
@@ -174,7 +174,7 @@ def test_conditional_model_opens_both_pages(tmp_path, monkeypatch):
 def test_kept_layer_carries_the_map_figure_and_waits_for_large_samples(tmp_path, monkeypatch):
     from types import SimpleNamespace as NS
 
-    from explorer import compute_analysis
+    from vae_explorer import compute_analysis
 
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
     mu = _sample()[0]

@@ -7,9 +7,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from _explorer_helpers import make_checkpoint
-from explorer import checkpoints
+from vae_explorer import checkpoints
 
-APP = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "vae_explorer" / "app.py")
 
 
 @pytest.fixture(scope="module")

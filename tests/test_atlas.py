@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from explorer.atlas import (Atlas, as_nhwc_uint8, atlas_layout, content_hash, decode_png,
+from vae_explorer.atlas import (Atlas, as_nhwc_uint8, atlas_layout, content_hash, decode_png,
                             encode_png, grid_cell, pack_atlas, page_array, unpack_cell)
 
 

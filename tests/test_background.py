@@ -9,9 +9,9 @@ SCRIPT = """
 import time
 from types import SimpleNamespace
 import numpy as np
-from training.config import ModelConfig
-from training.model import VAE
-from explorer import compute
+from vae_training.config import ModelConfig
+from vae_training.model import VAE
+from vae_explorer import compute
 
 model = VAE(ModelConfig(arch="conv", hidden=[32, 64], latent_dim=2).validate()).eval()
 ck = SimpleNamespace(model=model, data=SimpleNamespace(preprocess="unit"))

@@ -5,10 +5,10 @@ import struct
 import pytest
 import torch
 
-from training.checkpoint import (CheckpointError, build_metadata, load_checkpoint, read_metadata,
+from vae_training.checkpoint import (CheckpointError, build_metadata, load_checkpoint, read_metadata,
                                  save_checkpoint, update_checkpoint_metadata)
-from training.config import DataConfig, ModelConfig, TrainConfig
-from training.model import VAE
+from vae_training.config import DataConfig, ModelConfig, TrainConfig
+from vae_training.model import VAE
 
 
 def _make(path, **mc_kw):

@@ -3,8 +3,8 @@ import pickle
 import pytest
 import torch
 
-from training.checkpoint import load_checkpoint
-from training.convert import ConversionError, convert, main
+from vae_training.checkpoint import load_checkpoint
+from vae_training.convert import ConversionError, convert, main
 
 
 # pytorch/examples vae/main.py, as re-implemented with the other tutorials' classes.

@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
-from training import shapes
-from training.data import (BatchIterator, DatasetUnavailable, dynamic_binarize, load_dataset,
+from vae_training import shapes
+from vae_training.data import (BatchIterator, DatasetUnavailable, dynamic_binarize, load_dataset,
                            to_data_space, to_unit)
 
 

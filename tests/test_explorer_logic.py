@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from _explorer_helpers import make_checkpoint
-from explorer import cache, checkpoints, cursor, encode, grids, images, interpolate, projections
-from explorer import traversal
-from training.checkpoint import file_sha256
+from vae_explorer import cache, checkpoints, cursor, encode, grids, images, interpolate, projections
+from vae_explorer import traversal
+from vae_training.checkpoint import file_sha256
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +246,7 @@ def _with_nan(data: bytes) -> bytes:
     """The same checkpoint with a NaN written into its first float32 tensor (header intact)."""
     import struct
 
-    from training.checkpoint import parse_header
+    from vae_training.checkpoint import parse_header
 
     header, _ = parse_header(data)
     body = 8 + struct.unpack("<Q", data[:8])[0]
@@ -301,7 +301,7 @@ def test_header_open_imports_no_torch(tmp_path, ck_path):
     env = dict(os.environ, VAE_EXPLORER_CACHE=str(tmp_path / "cache"))
     repo = str(Path(__file__).resolve().parent.parent)
     code = (f"import sys; sys.path.insert(0, {repo!r})\n"
-            "from explorer import checkpoints\n"
+            "from vae_explorer import checkpoints\n"
             f"ck, err = checkpoints.open_path({str(ck_path)!r}, trust_validated=True)\n"
             "print(err, ck.ready, 'torch' in sys.modules)\n")
     run = lambda: subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
@@ -416,7 +416,7 @@ def test_images_helpers():
 
 
 def test_finished_reconstructions_kept_in_memory_are_bounded():
-    from explorer import compute
+    from vae_explorer import compute
 
     jobs = {}
     running = compute.ReconJob()  # still decoding: never dropped
@@ -428,9 +428,9 @@ def test_finished_reconstructions_kept_in_memory_are_bounded():
 
 
 def test_precompute_writes_maps_the_app_finds(tmp_path, monkeypatch):
-    """python -m explorer.precompute stores a projection under exactly the key the app asks
+    """python -m vae_explorer.precompute stores a projection under exactly the key the app asks
     for (checkpoint sha256 + the sample's content key), in the folder given by --out."""
-    from explorer import precompute, sample
+    from vae_explorer import precompute, sample
 
     ck_file = make_checkpoint(tmp_path / "z4.safetensors", latent_dim=4)
     out = tmp_path / "shipped"
@@ -478,7 +478,7 @@ def test_format_view_round_trips_to_four_significant_digits():
 
 def test_window_for_a_view_contains_it_with_enough_cells():
     rng = np.random.default_rng(5)
-    g = 24  # explorer.compute.WINDOW_G
+    g = 24  # vae_explorer.compute.WINDOW_G
     for _ in range(500):
         x0, y0 = rng.uniform(-50, 50, 2)
         w, h = 10 ** rng.uniform(-3, 2, 2)
@@ -510,7 +510,7 @@ def test_grid_serves_needs_cover_and_resolution():
 
 
 def test_url_parsers_reject_bad_text():
-    from explorer import state
+    from vae_explorer import state
 
     good = state.parse_url({"proj": "umap", "colour": "kl", "method": "slerp", "t": "0.25",
                             "a": "i7", "b": "z1,-2", "present": "1", "next": "B",
@@ -530,7 +530,7 @@ def test_url_parsers_reject_bad_text():
 
 
 def test_url_for_leaves_defaults_out_and_round_trips():
-    from explorer import state
+    from vae_explorer import state
 
     values = {"proj": "tsne", "colour_by": "rec_err", "interp_method": "linear", "interp_t": 0.375,
               "point_a": {"kind": "index", "index": 2}, "point_b": None, "presenter": True,
@@ -547,7 +547,7 @@ def test_url_for_leaves_defaults_out_and_round_trips():
 
 
 def test_every_setting_has_a_distinct_url_key_and_a_parser_that_accepts_its_default():
-    from explorer import state
+    from vae_explorer import state
 
     urls = [s.url for s in state.SETTINGS.values()]
     assert len(set(urls)) == len(urls)
@@ -557,7 +557,7 @@ def test_every_setting_has_a_distinct_url_key_and_a_parser_that_accepts_its_defa
 
 
 def test_student_address_never_offered_for_a_loopback_server():
-    from explorer import share
+    from vae_explorer import share
 
     assert share.student_host("127.0.0.1", find_ip=lambda: "10.0.0.5") is None
     assert share.student_host("localhost", find_ip=lambda: "10.0.0.5") is None
@@ -573,8 +573,8 @@ def test_student_address_never_offered_for_a_loopback_server():
 
 
 def test_scrub_frames_data_packs_every_frame():
-    from explorer import scrub
-    from explorer.atlas import Atlas, AtlasLayout, unpack_cell
+    from vae_explorer import scrub
+    from vae_explorer.atlas import Atlas, AtlasLayout, unpack_cell
 
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 255, (scrub.FRAMES, 8, 6, 1), dtype=np.uint8)

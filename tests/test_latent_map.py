@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer import latent_map as lm
-from explorer.atlas import decode_png
+from vae_explorer import latent_map as lm
+from vae_explorer.atlas import decode_png
 
 N = 60
 
@@ -137,7 +137,7 @@ def test_js_uses_textcontent_not_innerhtml():
 
 APP = """
 import numpy as np, streamlit as st
-from explorer.latent_map import latent_map
+from vae_explorer.latent_map import latent_map
 rng = np.random.default_rng(0)
 xy = rng.normal(size=(50, 2)).astype(np.float32)
 imgs = rng.integers(0, 255, (50, 4, 4, 1), dtype=np.uint8)
@@ -224,7 +224,7 @@ def test_js_files_join_into_one_module_with_one_export():
 
 WINDOW_APP = """
 import numpy as np, streamlit as st
-from explorer.latent_map import latent_map, _VIEW_KEY
+from vae_explorer.latent_map import latent_map, _VIEW_KEY
 rng = np.random.default_rng(0)
 xy = rng.normal(size=(50, 2)).astype(np.float32)
 imgs = rng.integers(0, 255, (50, 4, 4, 1), dtype=np.uint8)

@@ -1,12 +1,12 @@
 import pytest
 import torch
 
-from training.checkpoint import CheckpointError, build_metadata, load_checkpoint, save_checkpoint
-from training.config import (ConfigError, DataConfig, ModelConfig, TrainConfig, estimate_params,
+from vae_training.checkpoint import CheckpointError, build_metadata, load_checkpoint, save_checkpoint
+from vae_training.config import (ConfigError, DataConfig, ModelConfig, TrainConfig, estimate_params,
                              from_dict, to_dict)
-from training.convert import ConversionError, convert
-from training.layouts import LayoutError, recognise
-from training.model import VAE, count_parameters
+from vae_training.convert import ConversionError, convert
+from vae_training.layouts import LayoutError, recognise
+from vae_training.model import VAE, count_parameters
 
 
 def test_new_fields_default_to_the_old_model():

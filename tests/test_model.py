@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from training import objective
-from training.config import ModelConfig
-from training.model import VAE
-from training.presets import PRESETS, preset_config
+from vae_training import objective
+from vae_training.config import ModelConfig
+from vae_training.model import VAE
+from vae_training.presets import PRESETS, preset_config
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

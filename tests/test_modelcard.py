@@ -1,6 +1,6 @@
 """checkpoints/README.md is generated from the checkpoints' own metadata."""
-from training.checkpoint import update_checkpoint_metadata
-from training.modelcard import main, render
+from vae_training.checkpoint import update_checkpoint_metadata
+from vae_training.modelcard import main, render
 
 from _explorer_helpers import make_checkpoint
 
@@ -13,7 +13,7 @@ def test_card_rows_and_summary_come_from_the_files(tmp_path):
     a = make_checkpoint(tmp_path / "a.safetensors", latent_dim=2)
     b = make_checkpoint(tmp_path / "b.safetensors", latent_dim=16)
     update_checkpoint_metadata(a, history=_history(3), hardware="CPU x86_64, 2 cores",
-                               command="python -m training --epochs 3", train_seconds=90.0,
+                               command="python -m vae_training --epochs 3", train_seconds=90.0,
                                metrics={"test_loss": 150.5, "knn_accuracy": 0.8123})
     update_checkpoint_metadata(b, history=_history(7), hardware="CPU x86_64, 2 cores",
                                metrics={"test_loss": 88.0, "iw_nll": 84.25, "iw_k": 500,
@@ -23,7 +23,7 @@ def test_card_rows_and_summary_come_from_the_files(tmp_path):
     assert "| 3 | 1.5 min | 150.50 |" in row_a and "| 81.2 % |" in row_a
     row_b = next(line for line in card.splitlines() if line.startswith("| `b.safetensors`"))
     assert "84.25 (k=500, first 2000 test images)" in row_b and "| 12/16 |" in row_b
-    assert "python -m training --epochs 3" in card
+    assert "python -m vae_training --epochs 3" in card
     assert "Trained for 3 to 7 epochs on CPU x86_64, 2 cores." in card
     assert "not converged" in card  # CPU only
     update_checkpoint_metadata(b, hardware="NVIDIA H100 80GB HBM3 (CUDA 12.8)")

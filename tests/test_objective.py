@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from training import objective
-from training.config import ModelConfig
-from training.model import VAE
+from vae_training import objective
+from vae_training.config import ModelConfig
+from vae_training.model import VAE
 
 
 def test_data_range_bug_is_refused_with_the_fix():

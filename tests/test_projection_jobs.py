@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from explorer import projections
+from vae_explorer import projections
 
 
 @pytest.fixture()

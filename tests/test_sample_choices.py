@@ -1,11 +1,11 @@
-"""explorer.sample: the "Points on the map" choices and the one-sentence missing-data message."""
+"""vae_explorer.sample: the "Points on the map" choices and the one-sentence missing-data message."""
 from __future__ import annotations
 
 import pytest
 
-from explorer import sample
-from training import shapes
-from training.data import DatasetUnavailable, load_dataset
+from vae_explorer import sample
+from vae_training import shapes
+from vae_training.data import DatasetUnavailable, load_dataset
 
 SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
 

@@ -3,8 +3,8 @@ neighbours, on small data with known answers."""
 import numpy as np
 import pytest
 
-from explorer import selection as sel
-from explorer.analysis import neighbours
+from vae_explorer import selection as sel
+from vae_explorer.analysis import neighbours
 
 
 def test_bitset_round_trip_matches_the_page_bit_order():
@@ -130,7 +130,7 @@ def test_selections_payload_drops_indices_beyond_the_map():
 
 
 def test_selections_in_the_url_registry():
-    from explorer import state
+    from vae_explorer import state
 
     vals = {"sel_s1": [0, 1, 2, 3, 9], "sel_s2": np.arange(0, 5000, 2)}
     url = state.url_for(vals)
@@ -141,7 +141,7 @@ def test_selections_in_the_url_registry():
 def test_selections_survive_a_projection_change_but_not_another_checkpoint_or_sample(monkeypatch):
     import types
 
-    from explorer import state
+    from vae_explorer import state
 
     fake = types.SimpleNamespace(session_state={}, query_params={})
     monkeypatch.setattr(state, "st", fake)
@@ -158,7 +158,7 @@ def test_selections_survive_a_projection_change_but_not_another_checkpoint_or_sa
 
 
 def test_map_data_carries_selections_search_and_neighbours_only_where_asked():
-    from explorer import latent_map as lm
+    from vae_explorer import latent_map as lm
 
     rng = np.random.default_rng(0)
     xy = rng.normal(size=(20, 2)).astype(np.float32)
@@ -186,12 +186,12 @@ def test_map_page_panel_neighbours_and_search(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from _explorer_helpers import make_checkpoint
-    from explorer import checkpoints
+    from vae_explorer import checkpoints
 
     make_checkpoint(tmp_path / "ck" / checkpoints.DEFAULT_NAME, latent_dim=2)
     monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(tmp_path / "ck"))
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
-    app = str(Path(__file__).resolve().parent.parent / "explorer" / "app.py")
+    app = str(Path(__file__).resolve().parent.parent / "vae_explorer" / "app.py")
     at = AppTest.from_file(app, default_timeout=120)
     at.query_params["s1"] = "0-59"
     at.query_params["nn"] = "cosine"

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.checkpoint import load_checkpoint
+from vae_training.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "checkpoints").glob("*.safetensors"))
@@ -39,16 +39,16 @@ def test_model_card_lists_every_checkpoint():
 
 
 def test_shipped_maps_belong_to_shipped_checkpoints():
-    from explorer import cache
-    from training.checkpoint import file_sha256
+    from vae_explorer import cache
+    from vae_training.checkpoint import file_sha256
 
     shas = {p: file_sha256(p) for p in SHIPPED}
     stale = cache.orphans(cache.SHIPPED_DIR, shas.values())
-    assert not stale, f"maps of no shipped checkpoint: {stale} (python -m explorer.precompute --prune)"
+    assert not stale, f"maps of no shipped checkpoint: {stale} (python -m vae_explorer.precompute --prune)"
     # every shipped model with a latent above 2-D opens UMAP / t-SNE from the shipped cache
     names = [f.name for f in cache.SHIPPED_DIR.glob("*.npz")]
     for p, sha in shas.items():
         if load_checkpoint(p).model_config.latent_dim > 2:
             for method in ("umap", "tsne"):
                 assert any(n.startswith(f"{sha[:16]}-proj-{method}-") for n in names), \
-                    f"{p.name}: no {method} map (python -m explorer.precompute {p.relative_to(ROOT)})"
+                    f"{p.name}: no {method} map (python -m vae_explorer.precompute {p.relative_to(ROOT)})"

@@ -5,9 +5,9 @@ import sys
 import pytest
 import torch
 
-from training import objective
-from training.checkpoint import load_checkpoint, load_trainer_state
-from training.train import RunConfig, TrainingDiverged, build_parser, main, train
+from vae_training import objective
+from vae_training.checkpoint import load_checkpoint, load_trainer_state
+from vae_training.train import RunConfig, TrainingDiverged, build_parser, main, train
 
 from _training_helpers import REPO
 
@@ -117,13 +117,13 @@ def test_help_explains_every_flag():
 @pytest.mark.slow
 def test_cli_and_evaluate_on_real_mnist(tmp_path, shared_datasets):
     out = tmp_path / "mnist"
-    r = subprocess.run([sys.executable, "-m", "training", "--dataset", "mnist", "--data-root",
+    r = subprocess.run([sys.executable, "-m", "vae_training", "--dataset", "mnist", "--data-root",
                         str(shared_datasets), "--preset", "mlp-400-20", "--epochs", "1",
                         "--limit-train", "6000", "--limit-test", "500", "--device", "cpu",
                         "--out", str(out), "--no-progress", "--no-images"],
                        cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([sys.executable, "-m", "training.evaluate", str(out / "model.safetensors"),
+    r = subprocess.run([sys.executable, "-m", "vae_training.evaluate", str(out / "model.safetensors"),
                         "--k", "20", "--limit-test", "200", "--no-progress"],
                        cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -137,13 +137,13 @@ def test_cli_and_evaluate_on_real_mnist(tmp_path, shared_datasets):
 
 def test_resume_with_only_out_reuses_the_saved_settings(tmp_path):
     cfg = tiny(tmp_path, epochs=1, final_eval=False)
-    cfg.command = "python -m training --first-run"
+    cfg.command = "python -m vae_training --first-run"
     train(cfg)
     assert main(["--resume", "--out", str(tmp_path / "run"), "--epochs", "2", "--device", "cpu",
                  "--no-progress", "--no-images"]) == 0
     ck = load_checkpoint(tmp_path / "run" / "model.safetensors")
     assert [r["epoch"] for r in ck.history] == [1, 2]
-    assert ck.info["command"] == ("python -m training --first-run && python -m training "
+    assert ck.info["command"] == ("python -m vae_training --first-run && python -m vae_training "
                                   f"--resume --out {tmp_path / 'run'} --epochs 2 --device cpu "
                                   "--no-progress --no-images")
     assert ck.model_config.arch == "mlp" and ck.model_config.hidden == [64]
@@ -151,10 +151,10 @@ def test_resume_with_only_out_reuses_the_saved_settings(tmp_path):
 
 
 def test_knn_uses_undithered_codes_for_test_and_reference_alike():
-    from training.config import ModelConfig
-    from training.data import load_dataset
-    from training.evaluate import encode_all, evaluate_model, knn_accuracy
-    from training.model import VAE
+    from vae_training.config import ModelConfig
+    from vae_training.data import load_dataset
+    from vae_training.evaluate import encode_all, evaluate_model, knn_accuracy
+    from vae_training.model import VAE
 
     torch.manual_seed(0)
     model = VAE(ModelConfig(arch="mlp", hidden=[32], latent_dim=2).validate()).eval()

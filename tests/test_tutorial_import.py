@@ -6,8 +6,8 @@ import zipfile
 import pytest
 import torch
 
-from explorer import tutorial_import as ti
-from explorer.checkpoints import open_bytes
+from vae_explorer import tutorial_import as ti
+from vae_explorer.checkpoints import open_bytes
 from tests.test_tutorial_models import CelebaConv, NestedFC
 
 LIMIT = 50 * 2**20

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.checkpoint import load_checkpoint
-from training.convert import main
+from vae_training.checkpoint import load_checkpoint
+from vae_training.convert import main
 
 
 class _Reparam(nn.Module):

@@ -1,6 +1,6 @@
 """Fixtures for the browser tests: one explorer server per session, Debian's Chromium.
 
-The server runs `streamlit run explorer/app.py` with an empty cache (VAE_EXPLORER_CACHE in a temp
+The server runs `streamlit run vae_explorer/app.py` with an empty cache (VAE_EXPLORER_CACHE in a temp
 dir). It opens the shipped default checkpoint (checkpoints/shapes-conv-z2.safetensors); while that
 file is absent, a tiny one is trained here (~10 s) and the app is pointed at it with
 VAE_EXPLORER_CHECKPOINTS.

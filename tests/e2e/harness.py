@@ -47,7 +47,7 @@ def make_small_checkpoint(out_dir: Path, epochs: int = 2) -> Path:
     """Train a tiny shapes conv VAE (z=2) with the project's CLI; ~10 s on 2 cores."""
     out_dir.mkdir(parents=True, exist_ok=True)
     run = out_dir / "run"
-    cmd = [sys.executable, "-m", "training", "--dataset", "shapes", "--arch", "conv",
+    cmd = [sys.executable, "-m", "vae_training", "--dataset", "shapes", "--arch", "conv",
            "--latent-dim", "2", "--epochs", str(epochs), "--limit-train", "3000",
            "--limit-test", "500", "--no-progress", "--no-images", "--threads", "2",
            "--out", str(run), "--overwrite"]
@@ -59,12 +59,12 @@ def make_small_checkpoint(out_dir: Path, epochs: int = 2) -> Path:
 
 
 class AppServer:
-    """`streamlit run explorer/app.py` on a free port, stopped by pid (and its process group)."""
+    """`streamlit run vae_explorer/app.py` on a free port, stopped by pid (and its process group)."""
 
     def __init__(self, cache_dir: Path, checkpoint_dir: Path | None = None, port: int | None = None,
                  log_path: Path | None = None, extra_env: dict | None = None,
                  script: Path | None = None):
-        self.script = Path(script) if script else REPO / "explorer" / "app.py"
+        self.script = Path(script) if script else REPO / "vae_explorer" / "app.py"
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ)

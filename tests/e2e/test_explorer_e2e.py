@@ -99,7 +99,7 @@ def test_click_sets_point_a(page, app_server):
 
 
 def test_interpolation_slider_changes_image(page, app_server):
-    # The scrubber (explorer/scrub.py) swaps frames in the browser; more in test_state_e2e.py.
+    # The scrubber (vae_explorer/scrub.py) swaps frames in the browser; more in test_state_e2e.py.
     page.goto(app_server.url + "/interpolate?a=i0&b=i1")
     wait_for_app_run(page)
     page.wait_for_selector('.sc-root[data-ready="1"]', state="attached")

@@ -96,7 +96,7 @@ def test_lasso_selects_the_points_inside_a_triangle_into_s2(page, app_server):
     tri = [(ax, by), ((ax + bx) / 2, ay), (bx, by)]
     # reference: the same even-odd test in Python over the map's own client coordinates
     import numpy as np
-    from explorer.selection import points_in_polygon
+    from vae_explorer.selection import points_in_polygon
     xy = np.array(all_client_xy(page))
     tool(page, "lasso")
     tool(page, "s2")

@@ -1,0 +1,410 @@
+"""The latent map: an interactive scatter of latent codes as a Streamlit custom component (v2).
+
+JavaScript in the page (components/latent_map/*.js, see JS_FILES) draws every point on a canvas, so
+hovering needs no server round trip: a hovered data point's original and reconstruction come
+from client-side image atlases, empty space shows the image decoded at the centre of the grid
+cell under the cursor. Clicks come back to Python as events.
+
+Transfer: big payloads (coordinates + labels, each atlas) are content-addressed. The browser
+keeps decoded payloads for the life of the page; Python remembers per session which ones it
+has sent and leaves them out of later reruns, so a rerun that only changes the selection or the
+path sends a few hundred bytes instead of megabytes. If the browser lacks one anyway (evicted, a
+message lost in a fast rerun), it reports "missing" and Python sends it again with a rerun.
+Encoded payloads are cached process-wide by content hash, so a second session or a rerun with the
+same arrays does not re-encode PNGs.
+
+Decoding anywhere: besides the grid over the data's extent, the page asks (state "view") for a
+grid over its view when a pan or zoom ends and no grid it holds covers the view finely enough;
+the caller's ``window_grid`` decodes one over a lattice window (vae_explorer.cursor.window_key) and
+it is sent like any other atlas. The main map also keeps its view in the page's URL (zoom=).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vae_explorer import cache, cursor, selection as selmod
+from vae_explorer.atlas import PNG_COMPRESS_LEVEL, content_hash, pack_atlas
+
+ASSETS = Path(__file__).parent / "components" / "latent_map"
+COMPONENT_NAME = "vae_explorer.latent_map"
+# One module in the page, joined in this order (only the last one exports).
+JS_FILES = ("store.js", "map.js", "draw.js", "grids.js", "hover.js", "interact.js", "select.js",
+            "entry.js")
+
+
+def js_source() -> str:
+    return "\n".join((ASSETS / f).read_text(encoding="utf-8") for f in JS_FILES)
+_SENT_KEY = "_latent_map_client_has"
+_MISSING_KEY = "_latent_map_missing_reruns"
+_VIEW_KEY = "_latent_map_asked_view_"
+
+_component_fn = None
+_lock = threading.Lock()
+_PAYLOADS: OrderedDict[str, dict] = OrderedDict()
+_PAYLOAD_SIZES: dict[str, int] = {}
+PAYLOAD_CACHE_BYTES = 512 * 2**20
+# Identity cache: the same ndarray object passed again (e.g. from st.cache_resource) skips hashing.
+_ID_HASH: dict[int, tuple[Any, str]] = {}
+
+# Timing of the last call (for the benchmark and for logs): seconds spent in each step.
+last_timing: dict[str, float] = {}
+
+
+def _component():
+    global _component_fn
+    if _component_fn is None:
+        import streamlit as st
+        _component_fn = st.components.v2.component(
+            COMPONENT_NAME,
+            js=js_source(),
+            css=(ASSETS / "latent_map.css").read_text(encoding="utf-8"),
+            isolate_styles=True,
+        )
+    return _component_fn
+
+
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+
+def _array_hash(tag: str, *arrays) -> str:
+    """Content hash, memoised on object identity for arrays that stay alive between reruns."""
+    if len(arrays) == 1 and isinstance(arrays[0], np.ndarray) and not arrays[0].flags.writeable:
+        a = arrays[0]
+        hit = _ID_HASH.get(id(a))
+        if hit is not None and hit[0]() is a:
+            return hit[1]
+        h = tag + content_hash(a)
+        try:
+            import weakref
+            _ID_HASH[id(a)] = (weakref.ref(a), h)
+            if len(_ID_HASH) > 256:
+                for k in list(_ID_HASH)[:128]:
+                    _ID_HASH.pop(k, None)
+        except TypeError:
+            pass
+        return h
+    return tag + content_hash(*arrays)
+
+
+def _cache_get(ref: str):
+    with _lock:
+        p = _PAYLOADS.get(ref)
+        if p is not None:
+            _PAYLOADS.move_to_end(ref)
+        return p
+
+
+def _cache_put(ref: str, payload: dict, size: int) -> None:
+    with _lock:
+        _PAYLOADS[ref] = payload
+        _PAYLOAD_SIZES[ref] = size
+        total = sum(_PAYLOAD_SIZES.values())
+        while total > PAYLOAD_CACHE_BYTES and len(_PAYLOADS) > 1:
+            old, _ = _PAYLOADS.popitem(last=False)
+            total -= _PAYLOAD_SIZES.pop(old, 0)
+
+
+def _labels_payload(labels: np.ndarray) -> tuple[str, str]:
+    lab = np.asarray(labels).astype(np.int64, copy=False)
+    lo, hi = (int(lab.min()), int(lab.max())) if lab.size else (0, 0)
+    if lo >= 0 and hi < 256:
+        return _b64(lab.astype(np.uint8)), "u1"
+    if lo >= 0 and hi < 65536:
+        return _b64(lab.astype("<u2")), "u2"
+    return _b64(lab.astype("<i4")), "i4"
+
+
+def points_payload(xy: np.ndarray, labels: np.ndarray | None,
+                   color_values: np.ndarray | None = None) -> dict:
+    """The JSON payload for coordinates, labels and optional continuous colours."""
+    xy = np.asarray(xy, dtype="<f4")
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"xy must be (N, 2), got {xy.shape}")
+    n = xy.shape[0]
+    finite = np.isfinite(xy).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"xy has {int((~finite).sum())} non-finite rows")
+    if n:
+        x0, y0 = xy.min(axis=0)
+        x1, y1 = xy.max(axis=0)
+    else:
+        x0 = y0 = -1.0
+        x1 = y1 = 1.0
+    # Degenerate extents (all points on a line) get some room.
+    if x1 - x0 < 1e-9:
+        x0, x1 = x0 - 0.5, x1 + 0.5
+    if y1 - y0 < 1e-9:
+        y0, y1 = y0 - 0.5, y1 + 0.5
+    p: dict[str, Any] = {"kind": "points", "n": int(n), "xy": _b64(xy),
+                         "bounds": [float(x0), float(x1), float(y0), float(y1)]}
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (n,):
+            raise ValueError(f"labels must be ({n},), got {labels.shape}")
+        p["labels"], p["labelsDtype"] = _labels_payload(labels)
+    if color_values is not None:
+        cv = np.asarray(color_values, dtype="<f4")
+        if cv.shape != (n,):
+            raise ValueError(f"color_values must be ({n},), got {cv.shape}")
+        fin = cv[np.isfinite(cv)]
+        lo, hi = (float(np.percentile(fin, 1)), float(np.percentile(fin, 99))) if fin.size else (0.0, 1.0)
+        if hi <= lo:
+            lo, hi = float(fin.min()) if fin.size else 0.0, (float(fin.max()) if fin.size else 1.0)
+        p["colors"] = _b64(cv)
+        p["colorRange"] = [lo, hi]
+    return p
+
+
+def atlas_payload(images: np.ndarray) -> dict:
+    d = pack_atlas(images).to_json()
+    d["kind"] = "atlas"
+    return d
+
+
+ZHEAD = 3  # latent dims per grid cell sent for the readout ("decodes z = (a, b, c, …)")
+
+
+def grid_payload(images: np.ndarray, latents: np.ndarray | None) -> dict:
+    """A decoded grid's atlas, with (for maps that are not the latent itself) the first ZHEAD
+    dims and the norm of the latent each cell decodes: 16 bytes a cell."""
+    d = atlas_payload(images)
+    if latents is not None:
+        z = np.asarray(latents, np.float32).reshape(len(latents), -1)
+        d["zdim"] = int(z.shape[1])
+        d["zhead"] = _b64(np.ascontiguousarray(z[:, :ZHEAD], "<f4"))
+        d["znorm"] = _b64(np.linalg.norm(z, axis=1).astype("<f4"))
+    return d
+
+
+def _grid_part(images, extent, latents, tag: str, on_disk: bool) -> tuple[str, dict, dict]:
+    """(ref, payload, {"g", "extent"}) for one decoded G x G grid."""
+    gi = np.asarray(images)
+    g = int(round(np.sqrt(gi.shape[0])))
+    if g * g != gi.shape[0]:
+        raise ValueError(f"grid_images must hold G*G images, got {gi.shape[0]}")
+    ext = [float(v) for v in extent]
+    if len(ext) != 4 or not (ext[1] > ext[0] and ext[3] > ext[2]):
+        raise ValueError(f"grid_extent must be (x0, x1, y0, y1) with x1>x0, y1>y0, got {extent}")
+    lat = None if latents is None else np.asarray(latents, np.float32)
+    ref = _array_hash(tag, gi) if lat is None else tag + content_hash(gi, lat)
+    payload = _get_payload(ref, lambda: grid_payload(gi, lat), on_disk=on_disk)
+    return ref, payload, {"g": g, "extent": ext}
+
+
+def _payload_size(p: dict) -> int:
+    return sum(len(v) for v in p.values() if isinstance(v, str)) + \
+        sum(len(s) for s in p.get("pages", []))
+
+
+def _get_payload(ref: str, build, on_disk: bool = False) -> dict:
+    """Payload from the process cache, else (on_disk) the explorer's disk cache, else build().
+
+    Atlases go to disk: PNG-encoding 5k-10k thumbnails costs 0.2-0.5 s of the first script run
+    after a restart, while reading them back is milliseconds. The ref is a content hash, so a
+    stored payload can only ever belong to the same images."""
+    p = _cache_get(ref)
+    if p is not None:
+        return p
+    what, params = "latent-map-payload", {"v": 1, "png_level": PNG_COMPRESS_LEVEL}
+    if on_disk:
+        got = cache.load(ref, what, params)
+        if got is not None:
+            try:
+                p = json.loads(got["json"].tobytes())
+            except ValueError:
+                p = None
+    if p is None:
+        p = build()
+        if on_disk:
+            raw = json.dumps(p, separators=(",", ":")).encode()
+            cache.save(ref, what, params, {"json": np.frombuffer(raw, np.uint8)})
+    _cache_put(ref, p, _payload_size(p))
+    return p
+
+
+def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent,
+               color_values=None, color_title="", path=None, selected=(), height=560,
+               key="latent_map", client_has: set | None = None, last_event_id: int = 0,
+               grid_latents=None, window: dict | None = None, map_is_latent: bool = True,
+               map_label: str = "", cursor_method: str = "identity", initial_view=None,
+               url_view: bool = False, map_id: str = "", selections: dict | None = None,
+               found: dict | None = None, neighbours: dict | None = None) -> tuple[dict, dict]:
+    """Pure part of latent_map(): the component data dict, and {ref: payload} for every ref.
+
+    Payloads whose ref is in ``client_has`` are left out of ``data["blobs"]``. ``window`` is a
+    grid decoded for the browser's view ({"images", "extent", "latents"}); ``grid_latents`` the
+    latents of the global grid's cells (both only for the readout, None when the map is the
+    latent). ``initial_view`` (x0, x1, y0, y1) is the view to open with (the URL's zoom=);
+    ``url_view`` makes the page write its view to the URL when a pan or zoom ends.
+    ``selections`` {"s1": indices, "s2": indices, "seq": last gesture seen}; ``found`` (search
+    results) {"indices", "id"}; ``neighbours`` {"of": index, "idx": [indices]}: see select.js.
+    """
+    t = {}
+    t0 = time.perf_counter()
+    xy = np.asarray(xy)
+    n = int(xy.shape[0]) if xy.ndim == 2 else -1
+    labels = None if labels is None else np.asarray(labels)
+    refs: dict[str, str | None] = {}
+    payloads: dict[str, dict] = {}
+
+    points_ref = "pts-" + content_hash(np.asarray(xy, "<f4"), labels, None if color_values is None
+                                       else np.asarray(color_values, "<f4"))
+    payloads[points_ref] = _get_payload(points_ref, lambda: points_payload(xy, labels, color_values))
+    refs["points"] = points_ref
+    t["points"] = time.perf_counter() - t0
+
+    for name, arr in (("orig", images), ("recon", recons)):
+        t1 = time.perf_counter()
+        if arr is None:
+            refs[name] = None
+            continue
+        arr = np.asarray(arr)
+        if arr.shape[0] != n:
+            raise ValueError(f"{name} has {arr.shape[0]} images for {n} points")
+        ref = _array_hash("atl-", arr)
+        payloads[ref] = _get_payload(ref, lambda a=arr: atlas_payload(a), on_disk=True)
+        refs[name] = ref
+        t[name] = time.perf_counter() - t1
+
+    grid = None
+    if grid_images is not None and grid_extent is not None:
+        t1 = time.perf_counter()
+        ref, payloads[ref], grid = _grid_part(grid_images, grid_extent, grid_latents, "atl-", True)
+        refs["grid"] = ref
+        t["grid"] = time.perf_counter() - t1
+    else:
+        refs["grid"] = None
+    win = None
+    refs["window"] = None
+    if window is not None:
+        t1 = time.perf_counter()
+        ref, payloads[ref], win = _grid_part(window["images"], window["extent"],
+                                             window.get("latents"), "win-", False)
+        refs["window"] = ref
+        t["window"] = time.perf_counter() - t1
+
+    sel = [int(i) for i in (selected or ()) if i is not None]
+    path_list = None
+    if path is not None:
+        pa = np.asarray(path, dtype=float)
+        if pa.ndim == 2 and pa.shape[1] == 2 and len(pa):
+            path_list = [[float(a), float(b)] for a, b in pa if np.isfinite(a) and np.isfinite(b)]
+
+    have = client_has or set()
+    data = {
+        "v": 1,
+        "key": str(key),
+        "height": int(height),
+        "refs": refs,
+        "blobs": {r: payloads[r] for r in refs.values() if r and r not in have},
+        "labelNames": [str(s) for s in (label_names or [])],
+        "colorTitle": str(color_title or ""),
+        "grid": grid,
+        "window": win,
+        "map": {"id": str(map_id), "latent": bool(map_is_latent), "label": str(map_label),
+                "method": str(cursor_method), "urlView": bool(url_view),
+                "initialView": None if initial_view is None else [float(v) for v in initial_view]},
+        "path": path_list,
+        "selected": sel,
+        "select": selections is not None,  # the toolbar (only where Python keeps S1 / S2)
+        "selections": selmod.selections_payload(selections, n),
+        "found": selmod.found_payload(found, n),
+        "neighbours": None if not neighbours else
+        {"of": int(neighbours["of"]), "idx": [int(i) for i in neighbours["idx"]]},
+        "lastEventId": int(last_event_id),
+    }
+    t["total"] = time.perf_counter() - t0
+    return data, t
+
+
+def _remember_view(key: str) -> None:
+    """on_view_change: keep the view the page asked a decode for (read before the next mount)."""
+    import streamlit as st
+
+    got = st.session_state.get(key)
+    view = got.get("view") if hasattr(got, "get") else None
+    if isinstance(view, dict):
+        st.session_state[_VIEW_KEY + key] = view
+
+
+def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
+               images: np.ndarray | None, recons: np.ndarray | None,
+               grid_images: np.ndarray | None, grid_extent: tuple | None,
+               color_values: np.ndarray | None = None, color_title: str = "",
+               path: np.ndarray | None = None, selected=(), height: int = 560,
+               key: str = "latent_map", window_grid=None, **map_info) -> dict | None:
+    """Draw the interactive latent map; return the latest event or None.
+
+    ``window_grid(view)`` (optional) decodes a grid for a view (x0, x1, y0, y1) the page asked
+    for when no grid it holds covers its view well: {"images", "extent", "latents"} or None.
+    ``map_info``: build_data's grid_latents, map_is_latent, map_label, cursor_method,
+    initial_view, url_view, selections, found and neighbours. A box or lasso gesture stores its
+    selection in session state "sel_s1" / "sel_s2" (vae_explorer.selection.take_from_page).
+
+    The event is the last click, e.g. ``{"type": "click", "index": 123 or None, "xy": [x, y],
+    "id": 7, "shift": False}`` (``index`` None when the click was on empty space). It persists
+    across reruns, like a widget value; ``id`` increases with every click, so compare it with the
+    last one handled to act once per click.
+    """
+    import streamlit as st
+
+    state = st.session_state
+    client_has: set = state.get(_SENT_KEY) or set()
+    prev_event = state.get(f"_latent_map_event_{key}")
+    last_id = int(prev_event.get("id", 0)) if isinstance(prev_event, dict) else 0
+    window = None
+    asked = state.get(_VIEW_KEY + key)
+    # A view asked for another map (before a projection switch) is not decoded.
+    if window_grid is not None and isinstance(asked, dict) and \
+            asked.get("map") == str(map_info.get("map_id", "")):
+        t0 = time.perf_counter()
+        view = cursor.check_view(asked.get("view") or ())
+        try:
+            window = None if view is None else window_grid(view)
+        except Exception:  # e.g. the model failed to load: the map works on without it
+            logging.getLogger(__name__).exception("decoding the map's view %s failed", view)
+        last_timing["window_decode"] = time.perf_counter() - t0
+    data, timing = build_data(xy, labels, label_names, images, recons, grid_images, grid_extent,
+                              color_values, color_title, path, selected, height, key,
+                              client_has=client_has, last_event_id=last_id, window=window,
+                              **map_info)
+    t0 = time.perf_counter()
+    # As bytes: Streamlit scans a dict's values for dataframes, importing pandas (~0.5 s).
+    blob = json.dumps(data, separators=(",", ":")).encode()
+    result = _component()(key=key, data=blob, height="content",
+                          on_event_change=lambda: None, on_missing_change=lambda: None,
+                          on_view_change=lambda: _remember_view(key),
+                          on_selection_change=lambda: selmod.take_from_page(key, int(len(xy))))
+    timing["mount"] = time.perf_counter() - t0
+    decode_s = last_timing.get("window_decode")
+    last_timing.clear()
+    last_timing.update(timing)
+    if window is not None and decode_s is not None:
+        last_timing["window_decode"] = decode_s
+    last_timing["sent_bytes"] = float(sum(_payload_size(p) for p in data["blobs"].values()))
+
+    state[_SENT_KEY] = client_has | {r for r in data["refs"].values() if r}
+    missing = result.get("missing") if hasattr(result, "get") else getattr(result, "missing", None)
+    if missing:
+        # The page lacks payloads we thought it had: forget them and rerun once to resend.
+        now = time.time()
+        recent = [t for t in state.get(_MISSING_KEY, []) if now - t < 30]
+        if len(recent) < 5:
+            state[_MISSING_KEY] = recent + [now]
+            state[_SENT_KEY] = state[_SENT_KEY] - set(missing if isinstance(missing, list) else [missing])
+            st.rerun()
+    event = result.get("event") if hasattr(result, "get") else getattr(result, "event", None)
+    if isinstance(event, dict):
+        state[f"_latent_map_event_{key}"] = event
+        return dict(event)
+    return None

@@ -1,0 +1,101 @@
+"""Latent map: every encoded test image as a point; hover to see it, click to pick A / B."""
+import numpy as np
+import streamlit as st
+
+from vae_explorer import compute, images as im, interpolate, mapview, selpanel, plaintext, state
+
+c = state.ctx()
+ss = st.session_state
+if not c.presenter:
+    st.title("Latent map")
+
+if not c.has_data:
+    st.warning(c.data_error or "No data.")  # our own sentence (may use `code`)
+    st.info("The map needs the dataset the checkpoint was trained on. Prior samples, manifold "
+            "grids, traversals and interpolation between prior samples or typed latents still "
+            "work: see the other pages.")
+    st.stop()
+
+
+
+def _clear_points() -> None:
+    state.put("point_a", None)
+    state.put("point_b", None)
+    state.put("pick_target", "A")
+
+
+ctl = st.columns([1.3, 1.7, 1, 1.5])
+proj = mapview.projection_control(c, ctl[0])
+ctl[1].segmented_control("Colour by", list(mapview.COLOUR_BY), format_func=mapview.COLOUR_BY.get,
+                         **state.bind("colour_by"))
+colour = state.get("colour_by")
+mapview.pick_target_control(ctl[2])
+if c.d > 2:
+    ctl[3].segmented_control(
+        "Empty space decodes", ["knn", "pca"], **state.bind("cursor_mode"),
+        format_func={"knn": "nearest codes", "pca": "PCA plane"}.get,
+        help="What the image under the cursor shows between points: a distance-weighted mix "
+             "of the nearest codes, or (PCA map only) the point on the PCA plane.")
+
+tools = st.columns([1.6, 2, 2.4])
+found = selpanel.search_box(c, tools[0])
+nn_k = selpanel.neighbour_controls(tools[1])
+
+m = mapview.current_map(c, proj)
+mapview.progress_panel(m)
+if colour == "rec_err" and "rec_err" not in c.enc:
+    st.caption("Colouring by reconstruction error once the reconstructions are ready.")
+
+a, b = c.resolve(ss.get("point_a")), c.resolve(ss.get("point_b"))
+path_z = None
+if a is not None and b is not None:
+    path_z = interpolate.path(a, b, 16, state.get("interp_method"))
+
+left, right = st.columns([3, 1]) if not c.presenter else st.columns([4, 1])
+with left:
+    nb = selpanel.neighbours_of(c, nn_k)
+    ev = mapview.draw(c, m, colour, path_z, height=720 if c.presenter else 600,
+                      found=found, neighbours=nb)
+    mapview.recon_progress(c)  # below the map, so that the map does not move when it goes
+    selpanel.neighbour_strip(c, nb)
+if mapview.handle_event(c, m, ev):
+    st.rerun()
+
+with right:
+    scale = state.image_scale(4)
+    for name in ("a", "b"):
+        p = ss.get(f"point_{name}")
+        # c.describe() carries label names from the checkpoint: plain text, never Markdown.
+        st.text(f"{name.upper()}: {c.describe(p)}" if p else f"{name.upper()}: click the map")
+        z = c.resolve(p)
+        if z is None:
+            continue
+        if p.get("kind") == "index" and "recon" in c.enc:
+            i = int(p["index"])
+            pair = np.stack([c.images[i], c.enc["recon"][i]])
+            st.image(im.for_display(im.upscale(interpolate.filmstrip(pair, pad=1), scale)),
+                     caption="original · reconstruction")
+        elif p.get("kind") == "index":
+            st.image(im.for_display(im.upscale(c.images[int(p["index"])], scale)),
+                     caption="original (reconstruction being decoded)")
+        else:
+            img = compute.decode_memo(c.ck, z[None], c.y_cond)[0]
+            st.image(im.for_display(im.upscale(img, scale)), caption="decoded")
+    if a is not None and b is not None:
+        st.page_link("views/interpolate.py", label="Interpolate A → B",
+                     icon=":material/linear_scale:")
+    if ss.get("point_a") or ss.get("point_b"):
+        st.button("Clear A and B", on_click=_clear_points)
+
+if not c.presenter:
+    bits = [c.data_desc, f"map: {m.label}"]
+    if m.fit is not None and m.key.startswith("pca:"):
+        r = m.fit["explained_ratio"]
+        bits.append(f"PCA explains {100 * r[0]:.0f}% + {100 * r[1]:.0f}% of the code variance")
+    if "rec_err" in c.enc:
+        bits.append(f"mean reconstruction MSE {float(np.mean(c.enc['rec_err'])):.4f}")
+    st.caption(" · ".join(bits))
+
+if not c.presenter:
+    st.subheader("Selection")
+    selpanel.selection_panel(c)
