@@ -23,9 +23,9 @@ from vae_training.checkpoint import (Checkpoint, CheckpointError, configs_of, lo
                                  parse_header, read_source)
 
 from . import background, cache
+from .paths import SHIPPED_CHECKPOINTS
 
-REPO = Path(__file__).resolve().parent.parent
-CHECKPOINT_DIR = REPO / "checkpoints"
+CHECKPOINT_DIR = SHIPPED_CHECKPOINTS
 DEFAULT_NAME = "shapes-conv-z2.safetensors"
 SUFFIX = ".safetensors"
 UPLOAD_LIMIT_MB = int(os.environ.get("VAE_EXPLORER_UPLOAD_MB", 200))
