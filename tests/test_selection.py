@@ -209,3 +209,20 @@ def test_map_page_panel_neighbours_and_search(tmp_path, monkeypatch):
     assert any(t.value.startswith("Nearest 10 codes to #5") and "cosine" in t.value for t in at.text)
     at.text_input(key="map_search").input("#7").run()
     assert any(t.value == "point #7" for t in at.text)
+
+
+def test_neighbour_captions_show_label_names_as_text_not_markdown():
+    # st.image captions render Markdown, images included: a label written as a Markdown image
+    # made the browser fetch a remote address when a point's neighbours were shown.
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from vae_explorer import selpanel
+
+    hostile = "![x](http://203.0.113.9/beacon.png)"
+    c = SimpleNamespace(labels=np.array([0, 1, 0]), label_names=[hostile, "square"])
+    caps = selpanel.neighbour_captions(c, {"of": 1, "idx": [0, 2], "dist": [0.5, 1.25]})
+    assert caps[0] == "#1 itself" and caps[2].startswith("#2 ") and caps[2].endswith(" d=1.25")
+    assert all("![" not in s and "](" not in s for s in caps), caps
+    assert "\\!\\[x\\]\\(http" in caps[1]

@@ -80,9 +80,3 @@ def test_huge_tensor_claims_and_non_dicts_are_refused():
     assert res.data is None and "over the limits" in res.error
     res = ti.convert_bytes(_saved([torch.zeros(3)]), "list.pth", "mnist", LIMIT)
     assert res.data is None and "expected a dict of name -> tensor" in res.error
-
-
-def test_one_conversion_at_a_time():
-    with ti._lock:
-        res = ti.convert_bytes(_saved(NestedFC().state_dict()), "m.pth", "mnist", LIMIT)
-    assert res.error == ti.BUSY

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,8 +24,8 @@ import streamlit as st  # noqa: E402
 
 from vae_training.checkpoint import CheckpointError  # noqa: E402
 
-from vae_explorer import (checkpoints, compute, compute_analysis, plaintext, presenter, sample,  # noqa: E402
-                      state, tutorial_import)
+from vae_explorer import (checkpoints, compute, compute_analysis, heavy, plaintext, presenter,  # noqa: E402
+                          sample, state, tutorial_import)
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
@@ -83,18 +84,34 @@ def _take(ck, err, label: str) -> None:
         _activate(ck, label, "")
 
 
+@contextmanager
+def _heavy_job_note():
+    """on_wait for a heavy job (vae_explorer.heavy): a sidebar note while it waits its turn."""
+    note = st.sidebar.empty()
+    try:
+        yield lambda ahead: note.info(heavy.waiting_message(ahead).capitalize() + "…")
+    finally:
+        note.empty()
+
+
+def _open_upload(data: bytes, name: str, limit: int):
+    with _heavy_job_note() as on_wait:
+        return checkpoints.open_bytes(data, name, limit=limit, on_wait=on_wait)
+
+
 def _open_tutorial(data: bytes, name: str, label: str, dataset: str | None, limit: int):
     """A tutorial .pth/.pt: converted in a child process (vae_explorer.tutorial_import), then opened
     like an upload. (None, None) while the user has to say which dataset it was trained on."""
-    with st.spinner(f"Converting {name} (a separate process, weights only)…"):
-        res = tutorial_import.convert_bytes(data, name, dataset, limit)
+    with st.spinner(f"Converting {name} (a separate process, weights only)…"), \
+            _heavy_job_note() as on_wait:
+        res = tutorial_import.convert_bytes(data, name, dataset, limit, on_wait=on_wait)
     ss.pop("_tut_pending", None)
     if res.need_dataset:
         ss["_tut_pending"] = (data, name, label, res.need_dataset, limit)
         return None, None
     if res.error:
         return None, res.error
-    return checkpoints.open_bytes(res.data, f"{Path(name).stem}.safetensors", limit=limit)
+    return _open_upload(res.data, f"{Path(name).stem}.safetensors", limit)
 
 
 def _tutorial_dataset_form(sb) -> None:
@@ -164,7 +181,7 @@ def checkpoint_sidebar() -> None:
                 ck, err = _open_tutorial(up.getvalue(), up.name, f"upload: {up.name}", None,
                                          limit_mb * 2**20)
             else:
-                ck, err = checkpoints.open_bytes(up.getvalue(), up.name, limit=limit_mb * 2**20)
+                ck, err = _open_upload(up.getvalue(), up.name, limit_mb * 2**20)
             _take(ck, err, f"upload: {up.name}")
     if src != "Included" and ss.get("_tut_pending"):
         _tutorial_dataset_form(sb)

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-SHIPPED_DIR = REPO / "checkpoints" / "cache"
+from .paths import SHIPPED_CHECKPOINTS
+
+SHIPPED_DIR = SHIPPED_CHECKPOINTS / "cache"
 _KEY_FIELD = "__cache_key__"
 
 

@@ -22,10 +22,10 @@ import numpy as np
 from vae_training.checkpoint import (Checkpoint, CheckpointError, configs_of, load_checkpoint,
                                  parse_header, read_source)
 
-from . import background, cache
+from . import background, cache, heavy
+from .paths import SHIPPED_CHECKPOINTS
 
-REPO = Path(__file__).resolve().parent.parent
-CHECKPOINT_DIR = REPO / "checkpoints"
+CHECKPOINT_DIR = SHIPPED_CHECKPOINTS
 DEFAULT_NAME = "shapes-conv-z2.safetensors"
 SUFFIX = ".safetensors"
 UPLOAD_LIMIT_MB = int(os.environ.get("VAE_EXPLORER_UPLOAD_MB", 200))
@@ -157,8 +157,10 @@ def open_path(path: str | os.PathLike, trust_validated: bool = False):
     return _open(p, str(p), trust_validated)
 
 
-def open_bytes(data: bytes, name: str = "upload.safetensors", limit: int = UPLOAD_LIMIT):
-    """Open uploaded bytes: size limit, file type, then full validation."""
+def open_bytes(data: bytes, name: str = "upload.safetensors", limit: int = UPLOAD_LIMIT,
+               on_wait=None):
+    """Open uploaded bytes: size limit, file type, then full validation, a heavy job (it waits
+    for a slot of heavy.GATE, calling on_wait(jobs ahead) meanwhile)."""
     if data is None:
         return None, "No file."
     if len(data) > limit:
@@ -167,7 +169,8 @@ def open_bytes(data: bytes, name: str = "upload.safetensors", limit: int = UPLOA
     if not name.lower().endswith(SUFFIX):
         return None, (f"{name} is not a .safetensors file. Only safetensors checkpoints are "
                       f"opened (pickled .pt/.pth/.ckpt files can run code).")
-    return _open(bytes(data), name)
+    with heavy.GATE.slot(on_wait):
+        return _open(bytes(data), name)
 
 
 def _open(src, label: str, trust_validated: bool = False):

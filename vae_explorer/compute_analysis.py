@@ -14,7 +14,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from . import background, cache, compute
+from . import background, cache, compute, heavy
 from .analysis import honesty, pointwise, rankings
 
 VERSION = 1
@@ -57,6 +57,10 @@ class AnalysisJob:
     def done(self) -> bool:
         return self.arrays is not None or self.error is not None
 
+    def _queued(self, ahead: int) -> None:
+        self.stage = heavy.waiting_message(ahead)
+        background.check()
+
     def run(self, ck, data_key: str, images, labels, enc: dict) -> None:
         sha, params = ck.sha256, _params(data_key)
         try:
@@ -70,8 +74,9 @@ class AnalysisJob:
                         raise RuntimeError(f"reconstructions failed: {job.error}")
                     if rec is None:
                         time.sleep(0.2)
-                self.stage = "computing the per-point figures"
-                got = figures(ck, images, labels, enc, rec["recon"])
+                with heavy.GATE.slot(self._queued):
+                    self.stage = "computing the per-point figures"
+                    got = figures(ck, images, labels, enc, rec["recon"])
                 cache.save(sha, "analysis", params, got)
             self.arrays = got
         except background.Stopped:

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import cache
+from . import background, cache, heavy
 
 METHODS = ("pca", "umap", "tsne")
 SLOW_METHODS = ("umap", "tsne")
@@ -190,11 +191,14 @@ class Job:
     what: str
     params: dict
     workdir: Path
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen | None = None  # None while queued behind other heavy jobs
     started: float = field(default_factory=time.time)
     error: str | None = None
+    ahead: int = 0  # heavy jobs ahead of this one while it is queued
     _result: np.ndarray | None = None
     _ended: bool = False
+    _cancelled: threading.Event = field(default_factory=threading.Event)
+    _launch_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def poll(self) -> tuple[str, float, str]:
         """(state, fraction, stage) with state in "running", "done", "error". While running,
@@ -202,6 +206,9 @@ class Job:
         stages report no fraction for tens of seconds."""
         if self.error:
             return "error", 1.0, self.error
+        if self.proc is None and not self._ended:  # queued behind other heavy jobs
+            stage = heavy.waiting_message(self.ahead) if self.ahead else "starting"
+            return "running", 0.0, f"{stage}… {max(0, int(time.time() - self.started))} s"
         rc = self.proc.poll() if self.proc else 0
         if rc is None:
             frac, stage, since = 0.0, "starting", self.started
@@ -243,6 +250,8 @@ class Job:
         return self._result
 
     def cancel(self) -> None:
+        with self._launch_lock:
+            self._cancelled.set()
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -295,17 +304,45 @@ def start_job(x: np.ndarray, method: str, sha256: str, what: str, params: dict,
     np.save(workdir / "input.npy", np.asarray(x, np.float32))
     (workdir / "job.json").write_text(json.dumps(
         {"method": method, "seed": seed, "sha256": sha256, "what": what, "params": params}))
+    job = Job(sha256=sha256, what=what, params=params, workdir=workdir)
+    _LIVE.add(job)
+    background.start(_run_when_free, "projection", job)
+    return job
+
+
+def _run_when_free(job: Job) -> None:
+    """Wait for a heavy-job slot (heavy.GATE), run the worker in it, free it when it exits."""
+    def queued(ahead: int) -> None:
+        job.ahead = ahead
+        background.check()
+        if job._cancelled.is_set():
+            raise background.Stopped("cancelled while queued")
+
+    try:
+        with heavy.GATE.slot(on_wait=queued):
+            with job._launch_lock:
+                if job._cancelled.is_set():
+                    return
+                job.proc = _launch(job.workdir)
+            while job.proc.poll() is None:
+                background.check()  # at exit, cleanup_jobs stops the worker itself
+                try:
+                    job.proc.wait(heavy.POLL_S)
+                except subprocess.TimeoutExpired:
+                    pass
+    except background.Stopped:
+        pass
+
+
+def _launch(workdir: Path) -> subprocess.Popen:
     env = dict(os.environ)
     repo = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("NUMBA_CACHE_DIR", str(cache.cache_dir() / "numba"))
     with open(workdir / "stderr.txt", "wb") as err:  # the child keeps its own handle
-        proc = subprocess.Popen([sys.executable, "-m", "vae_explorer.projections", str(workdir)],
+        return subprocess.Popen([sys.executable, "-m", "vae_explorer.projections", str(workdir)],
                                 cwd=repo, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=err)
-    job = Job(sha256=sha256, what=what, params=params, workdir=workdir, proc=proc)
-    _LIVE.add(job)
-    return job
 
 
 def _worker(workdir: str) -> int:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from . import compute, images as im, selection, state
+from . import compute, images as im, plaintext, selection, state
 from .analysis import neighbours as nbrs
 
 PER_PAGE = 48
@@ -58,8 +58,13 @@ def neighbour_strip(c: state.Ctx, nb: dict | None) -> None:
     st.text(f"Nearest {len(nb['idx'])} codes to #{i} ({_name(c, i)}), "
             f"{state.get('nn_metric')} distance in the {c.d}-D latent space:")
     imgs = [im.for_display(im.upscale(c.images[j], 2)) for j in [i] + nb["idx"]]
-    caps = [f"#{i} itself"] + [f"#{j} {_name(c, j)} d={d:.3g}" for j, d in zip(nb["idx"], nb["dist"])]
-    st.image(imgs, caption=caps, width=84)
+    st.image(imgs, caption=neighbour_captions(c, nb), width=84)
+
+
+def neighbour_captions(c: state.Ctx, nb: dict) -> list[str]:
+    """st.image captions render Markdown (images included): label names are escaped."""
+    return [f"#{nb['of']} itself"] + [f"#{j} {plaintext.md(_name(c, j))} d={d:.3g}"
+                                      for j, d in zip(nb["idx"], nb["dist"])]
 
 
 def selection_panel(c: state.Ctx) -> None:

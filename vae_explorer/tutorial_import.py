@@ -4,7 +4,8 @@ The file never meets a pickle reader in the server process: its zip structure is
 (entry count, sizes, compression ratio), then a child process (this module's main) loads it with
 torch.load(weights_only=True) under an address-space and CPU-time limit, recognises the layout
 and writes a safetensors checkpoint, which the server then validates like any upload
-(vae_explorer.checkpoints.open_bytes). One conversion runs at a time per server.
+(vae_explorer.checkpoints.open_bytes). Conversions are heavy jobs: they wait for a slot of
+vae_explorer.heavy.GATE, shared with the server's other heavy jobs.
 """
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import heavy
 
 REPO = Path(__file__).resolve().parent.parent
 SUFFIXES = (".pth", ".pt")
@@ -29,8 +31,6 @@ MEMORY_LIMIT_BYTES = 2 * 2**30
 MAX_ZIP_ENTRIES = 4096
 MAX_RATIO = 20  # torch.save stores entries uncompressed; a compressed entry this dense is a bomb
 _PICKLE_START = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
-_lock = threading.Lock()
-BUSY = "Another conversion is running on this server; try again in a moment."
 
 
 @dataclass
@@ -79,15 +79,14 @@ def _safe_name(name: str) -> str:
 
 
 def convert_bytes(data: bytes, name: str, dataset: str | None, limit: int,
-                  timeout: float = TIME_LIMIT_S) -> Imported:
+                  timeout: float = TIME_LIMIT_S, on_wait=None) -> Imported:
     """Convert uploaded .pth bytes in a child process. Imported.need_dataset lists the choices
-    when the file cannot tell which dataset it came from (call again with one of them)."""
+    when the file cannot tell which dataset it came from (call again with one of them).
+    on_wait(jobs ahead) is called while the conversion waits for a heavy-job slot."""
     err = inspect_bytes(data, name, limit)
     if err:
         return Imported(error=err)
-    if not _lock.acquire(blocking=False):
-        return Imported(error=BUSY)
-    try:
+    with heavy.GATE.slot(on_wait):
         with tempfile.TemporaryDirectory(prefix="vae-import-") as d:
             src, out = Path(d) / _safe_name(name), Path(d) / "out.safetensors"
             src.write_bytes(data)
@@ -110,8 +109,6 @@ def convert_bytes(data: bytes, name: str, dataset: str | None, limit: int,
                                 need_dataset=[str(s) for s in rep.get("need_dataset", [])])
             return Imported(data=out.read_bytes(), layout=str(rep.get("layout", "")),
                             notes=[str(n) for n in rep.get("notes", [])])
-    finally:
-        _lock.release()
 
 
 def _child(src: str, out: str, dataset: str) -> dict:
