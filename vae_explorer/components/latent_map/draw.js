@@ -1,6 +1,16 @@
 // Drawing: points on the main canvas (a plain RGBA buffer), axes, and the overlay
 // (interpolation path, selected points, hover highlight).
 
+// Pixel offsets at distances in (r0, r1] from a point's centre: an outline around its disc.
+function ringKernel(r0, r1) {
+  const dx = [], dy = [], R = Math.ceil(r1);
+  for (let oy = -R; oy <= R; oy++) for (let ox = -R; ox <= R; ox++) {
+    const d = Math.hypot(ox, oy);
+    if (d > r0 && d <= r1) { dx.push(ox); dy.push(oy); }
+  }
+  return { dx: Int32Array.from(dx), dy: Int32Array.from(dy) };
+}
+
 Object.assign(LatentMap.prototype, {
   // ------------------------------------------------------------ drawing
   drawPoints() {
@@ -37,6 +47,18 @@ Object.assign(LatentMap.prototype, {
       const K = offs.length, hl = this.hlBits, iso = this.isolated(), dim = iso ? 0 : DIM;
       const dxs = new Int32Array(K), dys = new Int32Array(K), ws = new Float32Array(wts);
       for (let k = 0; k < K; k++) { dxs[k] = offs[k][0]; dys[k] = offs[k][1]; }
+      // S1 and S2 as outlines in their own colours (a point in both: S2's ring outside S1's)
+      const s1 = this.sel ? this.sel.s1 : null, s2 = this.sel ? this.sel.s2 : null;
+      const ring1 = ringKernel(r + 0.4, r + 1.9 * dpr), ring2 = ringKernel(r + 1.9 * dpr, r + 3.4 * dpr);
+      const Rc = s1 || s2 ? Math.ceil(r + 3.4 * dpr + 0.5) : R;
+      const ring = (kern, rgb, px, py) => {
+        for (let k = 0; k < kern.dx.length; k++) {
+          const x = px + kern.dx[k], y = py + kern.dy[k];
+          if (x < left || x >= right || y < top || y >= bottom) continue;
+          const idx = (y * W + x) * 4;
+          buf[idx] = rgb[0]; buf[idx + 1] = rgb[1]; buf[idx + 2] = rgb[2];
+        }
+      };
       for (let o = 0; o < n; o++) {
         const i = order[o];
         if (useHidden && hidden.has(labels[i])) continue;
@@ -44,8 +66,13 @@ Object.assign(LatentMap.prototype, {
         if (f === 0) continue;
         const px = Math.round(ox0 + (xy[2 * i] - v.cx) * sx);
         const py = Math.round(oy0 - (xy[2 * i + 1] - v.cy) * sy);
-        if (px < left - R || px >= right + R || py < top - R || py >= bottom + R) continue;
+        if (px < left - Rc || px >= right + Rc || py < top - Rc || py >= bottom + Rc) continue;
         drawn++;
+        if (s1 || s2) {
+          const b = i >> 3, m = 1 << (i & 7), in1 = s1 && (s1[b] & m), in2 = s2 && (s2[b] & m);
+          if (in1) ring(ring1, SEL_RGB.s1, px, py);
+          if (in2) ring(in1 ? ring2 : ring1, SEL_RGB.s2, px, py);
+        }
         const c = this.colorOf(i);
         const cr = c[0], cg = c[1], cb = c[2];
         for (let k = 0; k < K; k++) {
