@@ -232,3 +232,25 @@ def test_n_over_a_point_shows_its_neighbours_and_leaves_a_alone(page, app_server
         page.get_by_role("button", name="Neighbours as PNG").click()
     img = png_of(dl.value)
     assert img.width > 11 * 2 * 8 and dl.value.suggested_filename == f"neighbours-{i}.png"
+
+
+# ------------------------------------------------------------------ Neighbours kept, large sample
+def test_neighbours_kept_layer_appears_when_the_background_figures_arrive(page, app_server, tmp_path):
+    """Above SYNC_KNN_MAX points the layer waits for the background figures; lowered here to 10
+    so that the test's small sample takes that path. A second server on the first one's (warm)
+    cache: its first run finds no figures in memory (the job starts after the page), and nothing
+    else reruns it (reconstructions come from disk)."""
+    import harness
+
+    page.goto(app_server.url + "/wrong")  # warm the disk cache: reconstructions and figures
+    wait_for_app_run(page)
+    page.locator(".ig-cell").first.wait_for(timeout=120_000)
+    srv = harness.AppServer(__import__("pathlib").Path(app_server.env["VAE_EXPLORER_CACHE"]),
+                            app_server.env.get("VAE_EXPLORER_CHECKPOINTS"),
+                            log_path=tmp_path / "kept.log",
+                            extra_env={"VAE_EXPLORER_SYNC_KNN_MAX": "10"})
+    with srv:
+        page.goto(srv.url + "/?colour=kept")
+        wait_for_map(page)
+        page.locator(".lm-cb-title", has_text="latent neighbours kept").wait_for(timeout=30_000)
+        assert page.evaluate(f"() => !!{API}.instance.points.colors")

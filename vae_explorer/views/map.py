@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from vae_explorer import compute, images as im, interpolate, mapview, selpanel, plaintext, state
+from vae_explorer import compute, compute_analysis, images as im, interpolate, mapview, selpanel, plaintext, state
 
 c = state.ctx()
 ss = st.session_state
@@ -47,6 +47,8 @@ m = mapview.current_map(c, proj)
 mapview.progress_panel(m)
 if colour == "rec_err" and "rec_err" not in c.enc:
     st.caption("Colouring by reconstruction error once the reconstructions are ready.")
+if colour == "kept":
+    compute_analysis.kept_progress(c)
 
 a, b = c.resolve(ss.get("point_a")), c.resolve(ss.get("point_b"))
 path_z = None
