@@ -58,10 +58,10 @@ def image_grid(images, captions, indices, key: str, scale: int = 2, cell_px: int
     return int(v) if isinstance(v, (int, float)) else None
 
 
-LINE_PX = 13  # one caption line in a grid PNG
+LINE_PX = 15  # one caption line in a grid PNG (12 px text)
 
 
-def compose(images, captions=None, cols: int = 8, scale: int = 2, pad: int = 4) -> np.ndarray:
+def compose(images, captions=None, cols: int = 8, scale: int = 2, pad: int = 8) -> np.ndarray:
     """Equal-sized images (H, W, C uint8) -> one RGB image: row-major cells `pad` px apart on
     white, each image upscaled by `scale`, with its caption (plain text, "\\n" for more lines)
     drawn under it. Size: cols*w + (cols+1)*pad by rows*(h + lines*LINE_PX) + (rows+1)*pad."""
@@ -87,7 +87,7 @@ def compose(images, captions=None, cols: int = 8, scale: int = 2, pad: int = 4) 
         out[y:y + h, x:x + w] = c
     if lines:
         img = Image.fromarray(out)
-        draw, fnt = ImageDraw.Draw(img), font(11)
+        draw, fnt = ImageDraw.Draw(img), font(12)
         for k, cap in enumerate(caps):
             r, q = divmod(k, cols)
             for j, line in enumerate(cap):
@@ -97,6 +97,6 @@ def compose(images, captions=None, cols: int = 8, scale: int = 2, pad: int = 4) 
     return out
 
 
-def grid_png(images, captions=None, cols: int = 8, scale: int = 2, pad: int = 4) -> bytes:
+def grid_png(images, captions=None, cols: int = 8, scale: int = 2, pad: int = 8) -> bytes:
     """compose() as PNG bytes (what the pages' "... as PNG" buttons download)."""
     return encode_png(compose(images, captions, cols, scale, pad))

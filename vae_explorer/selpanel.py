@@ -58,7 +58,8 @@ def neighbour_strip(c: state.Ctx, nb: dict | None) -> None:
     st.text(f"Nearest {len(nb['idx'])} codes to #{i} ({_name(c, i)}), "
             f"{state.get('nn_metric')} distance in the {c.d}-D latent space:")
     imgs = [im.for_display(im.upscale(c.images[j], 2)) for j in [i] + nb["idx"]]
-    caps = [f"#{i} itself"] + [f"#{j} {_name(c, j)} d={d:.3g}" for j, d in zip(nb["idx"], nb["dist"])]
+    caps = [f"#{i} itself"] + [f"#{j} · {_name(c, j)} d={d:.3g}"
+                                for j, d in zip(nb["idx"], nb["dist"])]
     st.image(imgs, caption=caps, width=84)
     st.download_button("Neighbours as PNG", lambda: imagegrid.grid_png(
         [c.images[j] for j in [i] + nb["idx"]], [cap.replace(" d=", "\nd=") for cap in caps],
@@ -120,7 +121,7 @@ def _one_selection(c: state.Ctx, slot: str, idx: np.ndarray) -> None:
         st.download_button(
             "This page as PNG", lambda: imagegrid.grid_png(
                 [imagegrid.pair(c.images[j], None if rec is None else rec[j]) for j in chunk],
-                [f"#{j} {_name(c, j)}" for j in chunk], cols=8),
+                [f"#{j} · {_name(c, j)}" for j in chunk], cols=8),
             file_name=f"selection-{slot}-page{p + 1}.png", mime="image/png", key=f"sel_png_{slot}",
             on_click="ignore",
             help="Each point of this page: original · reconstruction, with its index and label.")

@@ -211,8 +211,10 @@ def test_ranking_grid_downloads_as_one_png_of_its_cells(page, app_server):
     with page.expect_download(timeout=60_000) as dl:
         page.get_by_role("button", name="These images as PNG").click()
     img = png_of(dl.value)
-    rows = -(-n // 8)
-    assert img.size == (8 * cw + 9 * 4, rows * (ch + 2 * 13) + (rows + 1) * 4)
+    from vae_explorer.imagegrid import LINE_PX
+
+    rows, pad = -(-n // 8), 8
+    assert img.size == (8 * cw + 9 * pad, rows * (ch + 2 * LINE_PX) + (rows + 1) * pad)
 
 
 # ------------------------------------------------------------------ neighbours by key
