@@ -56,3 +56,47 @@ def image_grid(images, captions, indices, key: str, scale: int = 2, cell_px: int
     res = _component()(key=key, data=data, height="content", on_click_change=lambda: None)
     v = res.get("click") if hasattr(res, "get") else getattr(res, "click", None)
     return int(v) if isinstance(v, (int, float)) else None
+
+
+LINE_PX = 15  # one caption line in a grid PNG (12 px text)
+
+
+def compose(images, captions=None, cols: int = 8, scale: int = 2, pad: int = 8) -> np.ndarray:
+    """Equal-sized images (H, W, C uint8) -> one RGB image: row-major cells `pad` px apart on
+    white, each image upscaled by `scale`, with its caption (plain text, "\\n" for more lines)
+    drawn under it. Size: cols*w + (cols+1)*pad by rows*(h + lines*LINE_PX) + (rows+1)*pad."""
+    from PIL import Image, ImageDraw
+
+    from .images import font, to_rgb
+
+    cells = [to_rgb(upscale(np.asarray(im, np.uint8), scale)) for im in images]
+    if not cells:
+        raise ValueError("no images to compose")
+    h, w = cells[0].shape[:2]
+    if any(c.shape[:2] != (h, w) for c in cells):
+        raise ValueError("images differ in size")
+    caps = [str(c).split("\n") for c in captions] if captions is not None else []
+    lines = max((len(c) for c in caps), default=0)
+    cols = max(1, min(int(cols), len(cells)))
+    rows = -(-len(cells) // cols)
+    ch = h + lines * LINE_PX
+    out = np.full((rows * ch + (rows + 1) * pad, cols * w + (cols + 1) * pad, 3), 255, np.uint8)
+    for k, c in enumerate(cells):
+        r, q = divmod(k, cols)
+        y, x = pad + r * (ch + pad), pad + q * (w + pad)
+        out[y:y + h, x:x + w] = c
+    if lines:
+        img = Image.fromarray(out)
+        draw, fnt = ImageDraw.Draw(img), font(12)
+        for k, cap in enumerate(caps):
+            r, q = divmod(k, cols)
+            for j, line in enumerate(cap):
+                draw.text((pad + q * (w + pad), pad + r * (ch + pad) + h + j * LINE_PX), line,
+                          fill=(40, 40, 40), font=fnt)
+        out = np.asarray(img)
+    return out
+
+
+def grid_png(images, captions=None, cols: int = 8, scale: int = 2, pad: int = 8) -> bytes:
+    """compose() as PNG bytes (what the pages' "... as PNG" buttons download)."""
+    return encode_png(compose(images, captions, cols, scale, pad))

@@ -38,7 +38,7 @@ ASSETS = Path(__file__).parent / "components" / "latent_map"
 COMPONENT_NAME = "vae_explorer.latent_map"
 # One module in the page, joined in this order (only the last one exports).
 JS_FILES = ("store.js", "map.js", "draw.js", "grids.js", "hover.js", "interact.js", "select.js",
-            "entry.js")
+            "export.js", "entry.js")
 
 
 def js_source() -> str:

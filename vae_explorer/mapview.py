@@ -225,15 +225,21 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
 
 def handle_event(c: state.Ctx, m: MapInfo, ev, key: str = "latent_map") -> bool:
     """A click sets the next of A / B; a click on a point also shows its latent neighbours
-    (session key "nn_of"). Returns True if a point changed (caller reruns)."""
+    (session key "nn_of"), as does the key "n" over a point (event type "neighbours", A and B
+    unchanged). Returns True if a point changed (caller reruns)."""
     ss = st.session_state
-    if not ev or ev.get("type") != "click":
+    if not ev or ev.get("type") not in ("click", "neighbours"):
         return False
     ev_id = (key, ev.get("id"), ev.get("index"), tuple(ev.get("xy") or ()))
     if ss.get("_last_event") == ev_id:
         return False
     ss["_last_event"] = ev_id
     idx = ev.get("index")
+    if ev["type"] == "neighbours":  # "n" over a point: its neighbours, A and B unchanged
+        ok = isinstance(idx, int) and 0 <= idx < len(m.xy)
+        if ok:
+            ss["nn_of"] = idx
+        return ok
     if idx is not None and 0 <= int(idx) < len(m.xy):
         point = {"kind": "index", "index": int(idx)}
         ss["nn_of"] = int(idx)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from . import compute, images as im, plaintext, selection, state
+from . import compute, imagegrid, images as im, plaintext, selection, state
 from .analysis import neighbours as nbrs
 
 PER_PAGE = 48
@@ -59,11 +59,17 @@ def neighbour_strip(c: state.Ctx, nb: dict | None) -> None:
             f"{state.get('nn_metric')} distance in the {c.d}-D latent space:")
     imgs = [im.for_display(im.upscale(c.images[j], 2)) for j in [i] + nb["idx"]]
     st.image(imgs, caption=neighbour_captions(c, nb), width=84)
+    # the PNG's captions are drawn as pixels by Pillow: plain text, nothing to escape
+    caps = [f"#{i} itself"] + [f"#{j} · {_name(c, j)}\nd={d:.3g}"
+                               for j, d in zip(nb["idx"], nb["dist"])]
+    st.download_button("Neighbours as PNG", lambda: imagegrid.grid_png(
+        [c.images[j] for j in [i] + nb["idx"]], caps, cols=len(caps)),
+        file_name=f"neighbours-{i}.png", mime="image/png", key="nn_png", on_click="ignore")
 
 
 def neighbour_captions(c: state.Ctx, nb: dict) -> list[str]:
     """st.image captions render Markdown (images included): label names are escaped."""
-    return [f"#{nb['of']} itself"] + [f"#{j} {plaintext.md(_name(c, j))} d={d:.3g}"
+    return [f"#{nb['of']} itself"] + [f"#{j} · {plaintext.md(_name(c, j))} d={d:.3g}"
                                       for j, d in zip(nb["idx"], nb["dist"])]
 
 
@@ -74,7 +80,8 @@ def selection_panel(c: state.Ctx) -> None:
     have = [(s, idx) for s, idx in have if idx.size]
     if not have:
         st.caption("Select points on the map with Box or Lasso (toolbar above the map; "
-                   "shift-drag draws a box in Pan mode).")
+                   "shift-drag adds a box in Pan mode, alt-drag removes one). Press N over a "
+                   "point to see its neighbours without changing A / B.")
         return
     tabs = st.tabs([f"{s.upper()}: {idx.size:,} points" for s, idx in have])
     for tab, (s, idx) in zip(tabs, have):
@@ -117,3 +124,10 @@ def _one_selection(c: state.Ctx, slot: str, idx: np.ndarray) -> None:
             pics = c.images[part] if rec is None else np.concatenate([c.images[part], rec[part]])
             grid = im.tile(pics, len(part), pad=1)
             st.image(im.for_display(im.upscale(grid, 2)))
+        st.download_button(
+            "This page as PNG", lambda: imagegrid.grid_png(
+                [imagegrid.pair(c.images[j], None if rec is None else rec[j]) for j in chunk],
+                [f"#{j} · {_name(c, j)}" for j in chunk], cols=8),
+            file_name=f"selection-{slot}-page{p + 1}.png", mime="image/png", key=f"sel_png_{slot}",
+            on_click="ignore",
+            help="Each point of this page: original · reconstruction, with its index and label.")

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from vae_explorer import compute, images as im, interpolate, mapview, selpanel, plaintext, state
+from vae_explorer import compute, compute_analysis, images as im, interpolate, mapview, selpanel, plaintext, state
 
 c = state.ctx()
 ss = st.session_state
@@ -24,27 +24,31 @@ def _clear_points() -> None:
     state.put("pick_target", "A")
 
 
-ctl = st.columns([1.3, 1.7, 1, 1.5])
+# Colour by's four options need ~360 px: its column gets the most room of its row (it was
+# clipped at "Neighbours kept" in a quarter of the row at 1400 and 1920 px browser widths).
+ctl = st.columns([1.2, 2.4, 0.9])
 proj = mapview.projection_control(c, ctl[0])
 ctl[1].segmented_control("Colour by", list(mapview.COLOUR_BY), format_func=mapview.COLOUR_BY.get,
                          **state.bind("colour_by"))
 colour = state.get("colour_by")
 mapview.pick_target_control(ctl[2])
+
+tools = st.columns([1.5, 1.4, 2.1])
 if c.d > 2:
-    ctl[3].segmented_control(
+    tools[0].segmented_control(
         "Empty space decodes", ["knn", "pca"], **state.bind("cursor_mode"),
         format_func={"knn": "nearest codes", "pca": "PCA plane"}.get,
         help="What the image under the cursor shows between points: a distance-weighted mix "
              "of the nearest codes, or (PCA map only) the point on the PCA plane.")
-
-tools = st.columns([1.6, 2, 2.4])
-found = selpanel.search_box(c, tools[0])
-nn_k = selpanel.neighbour_controls(tools[1])
+found = selpanel.search_box(c, tools[1])
+nn_k = selpanel.neighbour_controls(tools[2])
 
 m = mapview.current_map(c, proj)
 mapview.progress_panel(m)
 if colour == "rec_err" and "rec_err" not in c.enc:
     st.caption("Colouring by reconstruction error once the reconstructions are ready.")
+if colour == "kept":
+    compute_analysis.kept_progress(c)
 
 a, b = c.resolve(ss.get("point_a")), c.resolve(ss.get("point_b"))
 path_z = None

@@ -43,9 +43,14 @@ st.caption(f"{title}: worst first, by {score_name}. Each image: original · reco
 
 recon = c.enc.get("recon")
 pairs = [imagegrid.pair(c.images[i], None if recon is None else recon[i]) for i in idx]
-caps = [f"#{i} {c.label_names[int(c.labels[i])]}\n{s:.3g}" for i, s in zip(idx, scores)]
+# "#604 · 5": with MNIST's digit labels "#604 5" read as one number in the PNG's small font
+caps = [f"#{i} · {c.label_names[int(c.labels[i])]}\n{s:.3g}" for i, s in zip(idx, scores)]
 clicked = imagegrid.image_grid(pairs, caps, idx, key=f"wrong_grid_{rank}",
                                scale=3 if c.presenter else 2)
+st.download_button("These images as PNG", lambda: imagegrid.grid_png(pairs, caps, cols=8),
+                   file_name=f"worst-{rank}.png", mime="image/png", key="wrong_png",
+                   on_click="ignore",
+                   help="The grid above in one image, each with its caption.")
 if clicked is not None and 0 <= clicked < len(c.labels):
     state.put("point_a", {"kind": "index", "index": int(clicked)})
     st.switch_page("views/map.py")

@@ -20,9 +20,10 @@ Object.assign(LatentMap.prototype, {
   onDown(e) {
     if (e.button !== 0) return;
     const [px, py] = this.localXY(e);
-    this.drag = { px, py, view: { ...this.ensureView() }, moved: false, shift: e.shiftKey,
+    const op = e.altKey ? "sub" : e.shiftKey ? "add" : "set";
+    this.drag = { px, py, view: { ...this.ensureView() }, moved: false, shift: e.shiftKey, op,
                   select: this.toolbar.hidden ? null : this.mode === "lasso" ? "lasso"
-                    : this.mode === "box" || e.shiftKey ? "box" : null };
+                    : this.mode === "box" || op !== "set" ? "box" : null };
     e.preventDefault();
   },
   onDrag(e) {
@@ -32,7 +33,7 @@ Object.assign(LatentMap.prototype, {
     if (!d.moved && Math.hypot(px - d.px, py - d.py) < 4) return;
     d.moved = true;
     if (d.select) { // box / lasso (select.js)
-      if (!this.gesture) this.startGesture(d.select, d.px, d.py);
+      if (!this.gesture) this.startGesture(d.select, d.px, d.py, d.op);
       this.moveGesture(px, py);
       return;
     }
@@ -57,6 +58,16 @@ Object.assign(LatentMap.prototype, {
     this.localEventId = Math.max(this.localEventId, this.data.lastEventId || 0) + 1;
     const ev = { type: "click", index: i >= 0 ? i : null, xy: [x, y], id: this.localEventId, shift: !!d.shift };
     if (this.setStateValue) this.setStateValue("event", ev);
+  },
+  // "n" over a point: its latent neighbours, as a click shows them (A and B stay as they are).
+  onKey(e) {
+    if (e.key !== "n" && e.key !== "N" || e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
+    const t = e.composedPath ? e.composedPath()[0] : e.target;
+    if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName || ""))) return;
+    const h = this.hover;
+    if (!h || h.kind !== "point" || this.toolbar.hidden || !this.setStateValue) return;
+    this.localEventId = Math.max(this.localEventId, this.data.lastEventId || 0) + 1;
+    this.setStateValue("event", { type: "neighbours", index: h.index, xy: [h.x, h.y], id: this.localEventId, shift: false });
   },
   onWheel(e) {
     e.preventDefault();

@@ -46,11 +46,17 @@ class LatentMap {
     this.coords = el("div", "lm-coords", side);
     this.hint = el("div", "lm-hint", side);
     this.hint.textContent = "Hover a point to see its image and reconstruction; hover empty " +
-      "space to decode the latent code under the cursor. Click to pick A / B and see its neighbours. " +
-      "Wheel: zoom, drag: pan (or select, with Box / Lasso above; shift-drag: box).";
+      "space to decode the latent code under the cursor. Click to pick A / B and see its neighbours " +
+      "(or press N over a point: neighbours only). Wheel: zoom, drag: pan (or select, with Box / " +
+      "Lasso above). Shift-drag adds to the selection, alt-drag removes from it.";
+    // S1 / S2 entries in the side column: a row under the map would shrink it (and move every
+    // point) whenever a selection starts or ends.
+    this.selLegend = el("div", "lm-sellegend", side);
+    this.selLegend.setAttribute("data-testid", "latent-map-sel-legend");
     this.colorbar = el("div", "lm-colorbar", side);
 
     this.legend = el("div", "lm-legend", root);
+
     this.parent.appendChild(root);
 
     this.ctx = this.canvas.getContext("2d");
@@ -64,6 +70,7 @@ class LatentMap {
     on(window, "mousemove", (e) => this.onDrag(e));
     on(window, "mouseup", (e) => this.onUp(e));
     on(this.overlay, "wheel", (e) => this.onWheel(e), { passive: false });
+    on(window, "keydown", (e) => this.onKey(e));
     on(this.overlay, "dblclick", () => this.resetView());
     on(this.resetBtn, "click", () => this.resetView());
     this.buildToolbar(root);

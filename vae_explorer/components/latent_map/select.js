@@ -10,6 +10,10 @@
 
 const SLOTS = ["s1", "s2"];
 const DIM = 0.12; // alpha factor of points outside the selection (or the search results)
+// Outline colours of S1 and S2 (Paul Tol's "vibrant" blue and magenta: apart from the label
+// palette, the search rings' red and the neighbours' orange).
+const SEL_COLORS = { s1: "#0077BB", s2: "#EE3377" };
+const SEL_RGB = { s1: hexToRgb(SEL_COLORS.s1), s2: hexToRgb(SEL_COLORS.s2) };
 
 // Points of `p` whose screen position (px = ox + (x - cx) * sx, py = oy - (y - cy) * sy) lies
 // inside `poly` (flat [x0, y0, x1, y1, ...] screen coordinates) and for which keep(i) is true
@@ -108,9 +112,9 @@ Object.assign(LatentMap.prototype, {
       return b;
     };
     const modes = group("What a drag on the map does");
-    this.modeBtns = [["pan", "Pan", "Drag pans the map (shift-drag selects a box)"],
-      ["box", "Box", "Drag selects the points in a rectangle"],
-      ["lasso", "Lasso", "Drag draws a free shape; the points inside are selected"]]
+    this.modeBtns = [["pan", "Pan", "Drag pans the map (shift-drag adds a box to the selection, alt-drag removes one)"],
+      ["box", "Box", "Drag selects the points in a rectangle (shift: add to the selection, alt: remove)"],
+      ["lasso", "Lasso", "Drag draws a free shape; the points inside are selected (shift: add, alt: remove)"]]
       .map(([m, t, tip]) => btn(modes, t, m, () => { this.mode = m; this.syncToolbar(); }, tip));
     const slots = group("Which selection a drag sets");
     this.slotBtns = SLOTS.map((s) => btn(slots, s.toUpperCase(), s, () => { this.slot = s; this.syncToolbar(); },
@@ -120,6 +124,9 @@ Object.assign(LatentMap.prototype, {
     btn(acts, "Invert", "invert", () => this.invertSelection(), "Select every other point instead");
     this.isolateBtn = btn(acts, "Isolate", "isolate", () => { this.isolate = !this.isolate; this.syncToolbar(); this.scheduleDraw(); },
       "Show only the selected points");
+    const out = group("Save the map");
+    btn(out, "PNG", "png", () => this.exportPng(),
+      "Download the map as drawn (this zoom and colouring) with its legend, as a PNG");
     this.selInfo = el("span", "lm-selinfo", bar);
     this.selInfo.setAttribute("data-testid", "latent-map-selinfo");
     this.syncToolbar();
@@ -135,6 +142,7 @@ Object.assign(LatentMap.prototype, {
     this.selInfo.textContent = SLOTS.map((s, k) => `${s.toUpperCase()}: ${c[k] ? c[k].toLocaleString() : "—"}`).join(" · ") +
       (this.found ? ` · found: ${this.found.count.toLocaleString()}` : "");
     this.overlay.style.cursor = this.mode === "pan" ? "" : "crosshair";
+    this.buildSelLegend();
     this.root.setAttribute("data-sel-s1", String(c[0]));
     this.root.setAttribute("data-sel-s2", String(c[1]));
   },
@@ -238,7 +246,23 @@ Object.assign(LatentMap.prototype, {
   },
 
   // ------------------------------------------------------------ gestures (from interact.js)
-  startGesture(kind, px, py) { this.gesture = { kind, pts: [px, py], x0: px, y0: py, x1: px, y1: py }; },
+  // The legend's "S1 (n)" / "S2 (n)" entries, each with its outline colour.
+  buildSelLegend() {
+    const box = this.selLegend;
+    box.replaceChildren();
+    for (const s of SLOTS) {
+      if (!this.selCounts[s]) continue;
+      const item = el("span", "lm-legend-item lm-sel-item", box);
+      item.dataset.slot = s;
+      const sw = el("span", "lm-swatch lm-ring", item);
+      sw.style.borderColor = SEL_COLORS[s];
+      el("span", "", item).textContent = `${s.toUpperCase()} (${this.selCounts[s].toLocaleString()})`;
+    }
+    box.hidden = !box.childElementCount;
+  },
+
+  // op: "set" replaces the selection, "add" (shift) joins it, "sub" (alt) takes the gesture out.
+  startGesture(kind, px, py, op) { this.gesture = { kind, op: op || "set", pts: [px, py], x0: px, y0: py, x1: px, y1: py }; },
   moveGesture(px, py) {
     const g = this.gesture;
     g.x1 = px; g.y1 = py;
@@ -252,6 +276,9 @@ Object.assign(LatentMap.prototype, {
     const poly = g.kind === "box" ? [g.x0, g.y0, g.x1, g.y0, g.x1, g.y1, g.x0, g.y1] : g.pts;
     this.lastPoly = poly; // for the tests
     const { bits } = this.hitTest(poly);
+    const cur = this.sel[this.slot];
+    if (cur && g.op === "add") for (let k = 0; k < bits.length; k++) bits[k] |= cur[k];
+    else if (g.op === "sub") for (let k = 0; k < bits.length; k++) bits[k] = cur ? cur[k] & ~bits[k] : 0;
     this.setSelection(this.slot, bits);
   },
 
