@@ -7,7 +7,8 @@ import torch
 
 from vae_training import objective
 from vae_training.checkpoint import load_checkpoint, load_trainer_state
-from vae_training.train import RunConfig, TrainingDiverged, build_parser, main, train
+from vae_training.cli import build_parser, main
+from vae_training.train import RunConfig, TrainingDiverged, train
 
 from _training_helpers import REPO
 
