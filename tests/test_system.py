@@ -39,11 +39,15 @@ def test_cuda_bf16_follows_the_gpu_and_bad_names_are_refused(monkeypatch):
 
 
 def test_threads_are_the_idle_cores():
-    assert system.default_threads(cores=2, load=0.2) == 2  # idle 2-core machine
-    assert system.default_threads(cores=2, load=1.3) == 1  # one core busy elsewhere
-    assert system.default_threads(cores=2, load=6.0) == 1  # never below one
-    assert system.default_threads(cores=16, load=10.0) == 6
-    assert system.default_threads(cores=64, load=0.0) == system.MAX_THREADS
+    assert system.default_threads(cores=2, busy=0.2) == 2  # idle 2-core machine
+    assert system.default_threads(cores=2, busy=1.3) == 1  # one core busy elsewhere
+    assert system.default_threads(cores=2, busy=6.0) == 1  # never below one
+    assert system.default_threads(cores=16, busy=10.0) == 6
+    assert system.default_threads(cores=64, busy=0.0) == system.MAX_THREADS
+
+
+def test_busy_cores_is_a_fraction_of_the_machine():
+    assert 0.0 <= system.busy_cores(0.05) <= (__import__("os").cpu_count() or 1) + 1e-6
 
 
 def test_cpu_flags_reads_proc_cpuinfo_here():

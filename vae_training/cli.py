@@ -109,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch.compile the model (no gain on CPU for these models, see "
                         "docs/benchmarks.md)")
     s.add_argument("--threads", type=int, default=0,
-                   help="CPU threads for torch (0: the cores idle now, i.e. cores minus the "
-                        "1-minute load average, at least 1, at most 8)")
+                   help="CPU threads for torch (0: the cores idle when the run starts, sampled "
+                        "from /proc/stat, at least 1, at most 8)")
     s.add_argument("--out", default="",
                    help="run directory (default runs/<dataset>-<preset or arch>-z<latent>)")
     s.add_argument("--resume", action="store_true",

@@ -14,13 +14,15 @@ Threads
     another busy process stalls every op. Measured on a 2-core EPYC, MLP 784-400-20 training:
     idle, 2 threads 3.4-3.7 s/epoch vs 4.5-4.8 s with 1 (fp32); with the load average at 5-7
     (other jobs on both cores), 2 threads took 72-76 ms/step vs 7.2 ms with 1 (bf16, fused Adam).
-    So the default uses the cores that are idle now: cores minus the 1-minute load average
-    (rounded), at least 1, at most 8.
+    So the default uses the cores idle when the run starts: cores minus those other processes
+    keep busy (sampled from /proc/stat for 0.2 s), at least 1, at most 8. Not the load average:
+    it lags by a minute, so the second run of a sweep would count the first as load.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -100,20 +102,37 @@ def autocast(device: torch.device, precision: str):
 # threads
 
 
-def idle_cores(cores: int | None = None, load: float | None = None) -> int:
-    """Cores not busy now: cores minus the rounded 1-minute load average, in [1, cores]."""
-    cores = cores or os.cpu_count() or 1
-    if load is None:
+def busy_cores(interval: float = 0.2) -> float:
+    """How many cores other processes keep busy now: /proc/stat sampled over ``interval``
+    seconds (this process is idle meanwhile). The 1-minute load average where there is no
+    /proc/stat; it lags, counting e.g. the previous run of a sweep as load."""
+    def snap():
+        with open("/proc/stat") as f:
+            v = [int(t) for t in f.readline().split()[1:]]
+        return sum(v[:8]), v[3] + v[4]  # all jiffies (guests excluded), idle + iowait
+    try:
+        t0, i0 = snap()
+        time.sleep(interval)
+        t1, i1 = snap()
+        cores = os.cpu_count() or 1
+        return cores * (1.0 - (i1 - i0) / max(1, t1 - t0))
+    except (OSError, ValueError, IndexError):
         try:
-            load = os.getloadavg()[0]
-        except OSError:  # not available (Windows)
-            load = 0.0
-    return max(1, min(cores, cores - int(round(load))))
+            return os.getloadavg()[0]
+        except OSError:  # neither (Windows)
+            return 0.0
 
 
-def default_threads(cores: int | None = None, load: float | None = None) -> int:
+def idle_cores(cores: int | None = None, busy: float | None = None) -> int:
+    """Cores not busy now: cores minus the busy ones (half a core counts as one), >= 1."""
+    cores = cores or os.cpu_count() or 1
+    busy = busy_cores() if busy is None else busy
+    return max(1, min(cores, cores - int(busy + 0.5)))
+
+
+def default_threads(cores: int | None = None, busy: float | None = None) -> int:
     """Training / evaluation threads when --threads is 0 (see the module docstring)."""
-    return min(MAX_THREADS, idle_cores(cores, load))
+    return min(MAX_THREADS, idle_cores(cores, busy))
 
 
 def set_threads(n: int, device: torch.device | None = None) -> int:
