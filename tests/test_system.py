@@ -122,3 +122,34 @@ def test_the_train_evaluate_import_cycle_is_gone():
             names = {n.name for n in ast.walk(ast.parse(f.read_text()))
                      if isinstance(n, ast.FunctionDef)}
             assert not names & {"default_threads", "pick_device", "_pick_device"}, f.name
+
+
+SHIPPED = sorted((REPO / "checkpoints").glob("*.safetensors"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_models_decode_in_bf16_only_within_two_grey_levels(path, monkeypatch):
+    monkeypatch.setattr(system, "cpu_flags", lambda: {"avx512_bf16"})  # decide as on such a CPU
+    ck = load_checkpoint(path)
+    err = system.bf16_decode_error(ck.model, ck.data.preprocess)
+    print(f"{path.stem}: bf16 decode differs from fp32 by up to {err} grey levels")
+    expected = "bf16" if err <= system.DECODE_TOLERANCE else "fp32"
+    # measured here: 4 (mnist-mlp-400-20, fashion-mnist-conv-z16) to 16 (shapes-conv-z2) grey
+    # levels, so every shipped model keeps fp32 decoding
+    assert system.decode_precision(ck.model, ck.data.preprocess) == expected
+
+
+def test_a_model_within_the_tolerance_decodes_in_bf16_and_never_without_native_bf16(monkeypatch):
+    from vae_training.config import ModelConfig
+    from vae_training.model import VAE
+
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(arch="mlp", hidden=[16], latent_dim=2).validate()).eval()
+    with torch.no_grad():
+        model.fc4.weight.mul_(0.01)  # outputs near sigmoid(bias): bf16 rounding stays < 1 level
+    monkeypatch.setattr(system, "cpu_flags", lambda: {"avx512_bf16"})
+    assert system.bf16_decode_error(model) <= system.DECODE_TOLERANCE
+    assert system.decode_precision(model) == "bf16"
+    del model._decode_precision
+    monkeypatch.setattr(system, "cpu_flags", lambda: {"avx512f"})
+    assert system.decode_precision(model) == "fp32"

@@ -158,3 +158,42 @@ def explorer_threads(cores: int | None = None) -> int:
     if env.strip().isdigit() and int(env) > 0:
         return int(env)
     return max(1, min(MAX_THREADS, cores - 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# inference (the explorer's decoded images)
+
+DECODE_TOLERANCE = 2  # grey levels of 255: the most a bf16 decode may differ from fp32
+
+
+@torch.inference_mode()
+def bf16_decode_error(model, preprocess: str = "unit", n: int = 256, seed: int = 0) -> int:
+    """Largest difference, in grey levels of 255, between bf16-autocast and fp32 decodes of n
+    latents drawn from N(0, 1.5^2) (wider than the prior: the explorer's grids reach +-3).
+    Conditional models are checked with the classes in turn."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, model.latent_dim, generator=g) * 1.5
+    k = getattr(model, "num_classes", 0)
+    y = torch.arange(n) % k if k else None
+    from .data import to_unit
+
+    def grey(x):  # as the explorer shows it (vae_explorer.images.to_uint8)
+        return (to_unit(x.float(), preprocess) * 255.0 + 0.5).floor()
+
+    ref = grey(model.mean_image(z, y))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = grey(model.mean_image(z, y))
+    return int((ref - low).abs().max())
+
+
+def decode_precision(model, preprocess: str = "unit") -> str:
+    """"bf16" for the explorer's decoded images where this CPU does bf16 natively and the model's
+    bf16 decodes stay within DECODE_TOLERANCE grey levels of fp32, else "fp32". Measured once
+    per model object (two decodes of 256 latents). Encoder means are never decoded this way:
+    they stay fp32 (they feed cached maps and neighbour search)."""
+    cached = getattr(model, "_decode_precision", None)
+    if cached is None:
+        ok = cpu_has_bf16() and bf16_decode_error(model, preprocess) <= DECODE_TOLERANCE
+        cached = "bf16" if ok else "fp32"
+        model._decode_precision = cached
+    return cached
