@@ -112,9 +112,12 @@ def _check_data(cfg: RunConfig, mc: ModelConfig, train_ds: Dataset) -> None:
 def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Run:
     """Resume or check the output folder, set threads and precision, load the data, build the
     model and the optimizer (restoring their state when resuming)."""
-    st = None
+    st, asked = None, cfg.precision
     if cfg.resume:
         cfg, st = resume_config(cfg, device)
+        if asked not in ("auto", cfg.precision):
+            _log(rank, f"--precision {asked} ignored: the run continues in {cfg.precision}, as "
+                       f"it started (exact resume)")
     if cfg.epochs is None:
         cfg = dataclasses.replace(cfg, epochs=10)
     cfg = dataclasses.replace(cfg, precision=system.resolve_precision(cfg.precision, device))
@@ -160,7 +163,7 @@ def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Ru
     _log(rank, f"{cfg.dataset}: {len(train_ds)} train / {len(test_ds)} test images "
                f"{train_ds.image_shape}; model {mc.arch} {mc.hidden} z={mc.latent_dim} "
                f"{mc.likelihood} ({count_parameters(model):,} parameters); {run.hw}; "
-               f"{cfg.precision}, {torch.get_num_threads()} threads"
+               f"{cfg.precision}"
                + (f"; {world} processes" if world > 1 else ""))
     return run
 
