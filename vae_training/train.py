@@ -80,9 +80,10 @@ class Run:
         return self.out / CKPT_FILE
 
 
-def make_optimizer(model: torch.nn.Module, cfg: RunConfig, device: torch.device):
-    """Adam with its fused kernel (one op for all parameters, on CPU and CUDA): 0.4 ms per step
-    for MLP 784-400-20 on one EPYC core, where the per-tensor loop dispatches ~100 small ops."""
+def make_optimizer(model: torch.nn.Module, cfg: RunConfig):
+    """Adam with its fused kernel (one op for all parameters, on CPU and CUDA) instead of the
+    per-tensor loop of ~10 ops per parameter: 0.4-1.5 ms less per MLP 784-400-20 step on one EPYC
+    core (loaded machine, docs/benchmarks.md). A resumed run keeps its saved setting."""
     try:
         return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                 fused=True)
@@ -138,11 +139,14 @@ def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Ru
     model = VAE(mc).to(device)
     if mc.arch == "conv":  # NHWC convolutions: 1.3x per training step on CPU (conv 32-64, z=2)
         model = model.to(memory_format=torch.channels_last)
-    opt = make_optimizer(model, cfg, device)
+    batch_gen = torch.Generator().manual_seed(cfg.seed)  # its state is restored in place
+    images, labels = to_device(train_ds, device)
+    batches = BatchIterator(images, labels, cfg.batch_size // world, batch_gen, shuffle=True,
+                            rank=rank, world=world)
     run = Run(cfg=cfg, device=device, rank=rank, world=world, mc=mc, dc=dc, train_ds=train_ds,
-              test_ds=test_ds, model=model, step_model=model, opt=opt,
-              batch_gen=torch.Generator().manual_seed(cfg.seed), batches=None, out=out,
-              hw=hardware_string(device), history=[])
+              test_ds=test_ds, model=model, step_model=model, opt=make_optimizer(model, cfg),
+              batch_gen=batch_gen, batches=batches, out=out, hw=hardware_string(device),
+              history=[])
     if st is not None:
         _restore(run, st)
     elif run.ckpt_path.exists() and not cfg.overwrite:
@@ -157,9 +161,6 @@ def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Ru
 
         run.step_model = DDP(run.step_model,
                              device_ids=[device.index] if device.type == "cuda" else None)
-    images, labels = to_device(train_ds, device)
-    run.batches = BatchIterator(images, labels, cfg.batch_size // world, run.batch_gen,
-                                shuffle=True, rank=rank, world=world)
     _log(rank, f"{cfg.dataset}: {len(train_ds)} train / {len(test_ds)} test images "
                f"{train_ds.image_shape}; model {mc.arch} {mc.hidden} z={mc.latent_dim} "
                f"{mc.likelihood} ({count_parameters(model):,} parameters); {run.hw}; "
