@@ -170,16 +170,19 @@ def spread(xs: list[float]) -> str:
                else ""))
 
 
-def repeated(name: str, fn, repeat: int) -> dict:
-    runs = []
+def repeated(sides: dict, repeat: int) -> list[dict]:
+    """Run each side `repeat` times, interleaved (A B C A B C ...) so that a change of load
+    during the benchmark falls on all sides alike; one summary per side."""
+    runs: dict[str, list] = {name: [] for name in sides}
     for i in range(repeat):
-        r = fn()
-        runs.append(r)
-        print(f"  {name:28} run {i + 1}: s/epoch " + " ".join(f"{t:.2f}" for t in r["times"])
-              + f"  test -ELBO {r['tests'][-1]:.2f}  ({r['threads']} threads, "
-                f"{r['precision']})", flush=True)
-    return {"name": name, "times": [t for r in runs for t in r["times"]],
-            "tests": [r["tests"][-1] for r in runs], "runs": runs}
+        for name, fn in sides.items():
+            r = fn()
+            runs[name].append(r)
+            print(f"  {name:28} run {i + 1}: s/epoch " + " ".join(f"{t:.2f}" for t in r["times"])
+                  + f"  test -ELBO {r['tests'][-1]:.2f}  ({r['threads']} threads, "
+                    f"{r['precision']})", flush=True)
+    return [{"name": name, "times": [t for r in rs for t in r["times"]],
+             "tests": [r["tests"][-1] for r in rs]} for name, rs in runs.items()]
 
 
 def table(rows: list[dict], base: dict) -> None:
@@ -194,12 +197,11 @@ def table(rows: list[dict], base: dict) -> None:
 
 def part_speed(a, dev) -> None:
     print(f"\n== speed: MLP 784-400-20, batch 128, {a.epochs} epochs x {a.repeat} runs; {load()}")
-    tut = repeated("tutorial (as written)", lambda: run_tutorial(a.data_root, dev, a.epochs,
-                                                                 a.seed), a.repeat)
-    ours = repeated("ours (no flags)", lambda: run_ours(a.data_root, dev, a.epochs, a.seed),
-                    a.repeat)
-    fp32 = repeated("ours --precision fp32", lambda: run_ours(a.data_root, dev, a.epochs, a.seed,
-                                                               precision="fp32"), a.repeat)
+    tut, ours, fp32 = repeated({
+        "tutorial (as written)": lambda: run_tutorial(a.data_root, dev, a.epochs, a.seed),
+        "ours (no flags)": lambda: run_ours(a.data_root, dev, a.epochs, a.seed),
+        "ours --precision fp32": lambda: run_ours(a.data_root, dev, a.epochs, a.seed,
+                                                  precision="fp32")}, a.repeat)
     table([tut, ours, fp32], tut)
     gap = statistics.median(ours["tests"]) - statistics.median(fp32["tests"])
     print(f"  target: ours <= 1/3 of the tutorial's time; test -ELBO within 0.5 nats of fp32 "
@@ -209,19 +211,20 @@ def part_speed(a, dev) -> None:
 def part_ttq(a, dev) -> None:
     print(f"\n== time to quality: wall seconds until test -ELBO <= {a.target} (MLP 784-400-20, "
           f"at most {a.max_epochs} epochs); {load()}")
-    medians: dict[str, list[float]] = {}
-    for name, fn in (("tutorial (as written)", lambda: run_tutorial(
-            a.data_root, dev, a.max_epochs, a.seed, a.target)),
-                     ("ours (no flags)", lambda: run_ours(a.data_root, dev, a.max_epochs, a.seed,
-                                                          a.target))):
-        walls = medians[name] = []
-        for i in range(a.repeat):
+    sides = {"tutorial (as written)": lambda: run_tutorial(a.data_root, dev, a.max_epochs,
+                                                            a.seed, a.target),
+             "ours (no flags)": lambda: run_ours(a.data_root, dev, a.max_epochs, a.seed,
+                                                 a.target)}
+    medians: dict[str, list[float]] = {name: [] for name in sides}
+    for i in range(a.repeat):  # interleaved, as in repeated()
+        for name, fn in sides.items():
             r = fn()
             hit = r["tests"][-1] <= a.target
-            walls.append(r["walls"][-1] if hit else float("inf"))
+            medians[name].append(r["walls"][-1] if hit else float("inf"))
             print(f"  {name:28} run {i + 1}: {r['walls'][-1]:7.1f} s, {len(r['tests'])} epochs, "
                   f"test -ELBO {r['tests'][-1]:.2f}" + ("" if hit else "  (target not reached)"),
                   flush=True)
+    for name, walls in medians.items():
         print(f"  {name:28} wall s min/median/max: {spread(walls)}")
     ratio = statistics.median(medians["ours (no flags)"]) / statistics.median(
         medians["tutorial (as written)"])
@@ -233,10 +236,11 @@ def part_conv(a, dev) -> None:
                 binarize="dynamic")
     print(f"\n== conv 32-64 / dense 256 / z=16, binarised MNIST, {a.epochs} epochs x {a.repeat} "
           f"runs; {load()}")
-    old = repeated("--precision fp32 --threads 1", lambda: run_ours(
-        a.data_root, dev, a.epochs, a.seed, precision="fp32", threads=1, **conv), a.repeat)
-    new = repeated("ours (no flags)", lambda: run_ours(a.data_root, dev, a.epochs, a.seed,
-                                                        **conv), a.repeat)
+    old, new = repeated({
+        "--precision fp32 --threads 1": lambda: run_ours(a.data_root, dev, a.epochs, a.seed,
+                                                         precision="fp32", threads=1, **conv),
+        "ours (no flags)": lambda: run_ours(a.data_root, dev, a.epochs, a.seed, **conv)},
+        a.repeat)
     table([old, new], old)
     gap = statistics.median(new["tests"]) - statistics.median(old["tests"])
     print(f"  target: no flags <= 1/3 of the fp32/1-thread time; test -ELBO within 0.5 nats "
