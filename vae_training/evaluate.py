@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit-test", type=int, default=0,
                    help="compute the IW bound on the first N test images only (the other "
                         "metrics always use the whole test split)")
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--batch-size", type=int, default=500, help="images per batch (default 500)")
     p.add_argument("--threads", type=int, default=0,
                    help="CPU threads (0: as the trainer, the cores idle now; see "
                         "vae_training.system)")
