@@ -1,22 +1,25 @@
-"""Training speed: our trainer's fast path vs the PyTorch examples/vae reference loop.
+"""Training speed, side by side in one process: pytorch/examples/vae as written vs our trainer
+with no flags (bf16 where the CPU has it, the idle cores as threads, fused Adam).
 
-    python bench/train_speed.py [--epochs 2] [--device auto|cpu|cuda] [--data-root DIR]
+    python bench/train_speed.py [--repeat 3] [--epochs 2] [--only speed,ttq,conv]
 
-Both train the same MLP 784-400-20 VAE on the same MNIST files, batch 128, Adam 1e-3, BCE (sum)
-+ KL, on the same device, for the same number of epochs. The reference is pytorch/examples/vae
-as written: torchvision MNIST + transforms.ToTensor() + DataLoader(shuffle=True), a .item() per
-step, sigmoid + binary_cross_entropy, torch's default thread count. Ours keeps uint8 MNIST on
-the device, indexes shuffled batches, uses BCE-with-logits, syncs once per epoch, bf16 autocast on
-CUDA, and picks the CPU thread count deliberately. Seconds per epoch are the training loop only
-(the test pass is timed separately); test loss is the negative ELBO per test image for both.
+speed  MLP 784-400-20, batch 128, Adam 1e-3: per-epoch seconds (training loop only) of the
+       tutorial, ours with no flags, and ours with --precision fp32 (same threads), each run
+       --repeat times; min / median / max over all epochs; test -ELBO after the same epochs.
+ttq    time to quality: wall seconds (set-up, training and the per-epoch test pass) until test
+       -ELBO <= --target nats (108), tutorial vs ours with no flags.
+conv   conv 32-64 / dense 256 / z=16 on dynamically binarised MNIST: ours with no flags vs
+       --precision fp32 --threads 1 (the previous defaults).
 
-Needs only torch + torchvision (+ safetensors/numpy, which the training package uses).
+The load average is printed before and after each part: run it on an idle machine (the figures
+of docs/benchmarks.md say which). Needs MNIST under --data-root (torchvision layout).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+TORCH_DEFAULT_THREADS = torch.get_num_threads()  # what the tutorial gets, as a user runs it
 
 
 # --------------------------------------------------------------------------------------------
@@ -67,9 +72,13 @@ def loss_function(recon_x, x, mu, logvar):
     return BCE + KLD
 
 
-def run_tutorial(root: str, device: torch.device, epochs: int, seed: int):
+def run_tutorial(root: str, device: torch.device, epochs: int, seed: int,
+                 target: float | None = None) -> dict:
+    """main.py's train(epoch) / test(epoch), timed; stops early once test -ELBO <= target."""
     from torchvision import datasets, transforms
 
+    torch.set_num_threads(TORCH_DEFAULT_THREADS)
+    t_start = time.perf_counter()
     torch.manual_seed(seed)
     kwargs = {"num_workers": 1, "pin_memory": True} if device.type == "cuda" else {}
     train_loader = torch.utils.data.DataLoader(
@@ -80,100 +89,189 @@ def run_tutorial(root: str, device: torch.device, epochs: int, seed: int):
         batch_size=128, shuffle=False, **kwargs)
     model = TutorialVAE().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    times, log = [], []
-    test_loss = float("nan")
+    res = {"times": [], "tests": [], "walls": [], "threads": torch.get_num_threads(),
+           "precision": "fp32"}
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         model.train()
-        train_loss = 0
         for batch_idx, (data, _) in enumerate(train_loader):
             data = data.to(device)
             optimizer.zero_grad()
             recon_batch, mu, logvar = model(data)
             loss = loss_function(recon_batch, data, mu, logvar)
             loss.backward()
-            train_loss += loss.item()
+            loss.item()  # the tutorial sums loss.item() every step
             optimizer.step()
             if batch_idx % 10 == 0:  # the tutorial prints here; we keep the string formatting
-                log.append(f"Train Epoch: {epoch} [{batch_idx * len(data)}/"
-                           f"{len(train_loader.dataset)}]\tLoss: {loss.item() / len(data):.6f}")
+                _ = f"Train Epoch: {epoch} [{batch_idx * len(data)}]\tLoss: {loss.item():.6f}"
         if device.type == "cuda":
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
+        res["times"].append(time.perf_counter() - t0)
         model.eval()
-        test_loss = 0
+        test_loss = 0.0
         with torch.no_grad():
             for data, _ in test_loader:
                 data = data.to(device)
                 recon_batch, mu, logvar = model(data)
                 test_loss += loss_function(recon_batch, data, mu, logvar).item()
-        test_loss /= len(test_loader.dataset)
-        print(f"  tutorial epoch {epoch}: {times[-1]:.2f}s  train {train_loss / 60000:.2f}  "
-              f"test {test_loss:.2f}", flush=True)
-    return times, test_loss
+        res["tests"].append(test_loss / len(test_loader.dataset))
+        res["walls"].append(time.perf_counter() - t_start)
+        if target is not None and res["tests"][-1] <= target:
+            break
+    return res
 
 
-def run_ours(root: str, device: torch.device, epochs: int, seed: int, threads: int,
-             compile_: bool):
-    from vae_training.checkpoint import load_checkpoint
-    from vae_training.train import RunConfig, train
+def run_ours(root: str, device: torch.device, epochs: int, seed: int, target: float | None = None,
+             **flags) -> dict:
+    """Our loop (setup_run / train_one_epoch, as train() runs it) plus the test -ELBO each epoch;
+    no checkpoint or PNG writing. flags: RunConfig fields (none: the defaults a user gets)."""
+    from vae_training.evaluate import test_elbo
+    from vae_training.train import RunConfig, setup_run, train_one_epoch
 
+    over = dict(preset="mlp-400-20")
+    over.update(flags)
+    t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        out = train(RunConfig(dataset="mnist", data_root=root, preset="mlp-400-20",
-                              epochs=epochs, batch_size=128, lr=1e-3, seed=seed,
-                              device=device.type, threads=threads, compile=compile_,
-                              out=str(Path(tmp) / "run"), progress=False, images=False,
-                              final_eval=False, download=False))
-        ck = load_checkpoint(out / "model.safetensors")
-    times = [r["seconds"] for r in ck.history]
-    return times, ck.history[-1]["test_loss"], torch.get_num_threads()
+        cfg = RunConfig(dataset="mnist", data_root=root, epochs=epochs, seed=seed,
+                        device=device.type, out=str(Path(tmp) / "run"), progress=False,
+                        images=False, final_eval=False, download=False, **over)
+        run = setup_run(cfg, device, 0, 1)
+        res = {"times": [], "tests": [], "walls": [], "threads": torch.get_num_threads(),
+               "precision": run.cfg.precision}
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            train_one_epoch(run, epoch)
+            res["times"].append(time.perf_counter() - t0)
+            tm = test_elbo(run.model, run.test_ds.images, run.test_ds.labels, cfg.preprocess,
+                           device, seed=seed + 1000, binarize=cfg.binarize)
+            run.model.train()
+            res["tests"].append(tm["test_loss"])
+            res["walls"].append(time.perf_counter() - t_start)
+            if target is not None and tm["test_loss"] <= target:
+                break
+    return res
+
+
+# --------------------------------------------------------------------------------------------
+# reporting
+
+
+def load() -> str:
+    try:
+        return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "load average n/a"
+
+
+def spread(xs: list[float]) -> str:
+    finite = all(x < float("inf") for x in xs)
+    return (f"{min(xs):6.2f} {statistics.median(xs):6.2f} {max(xs):6.2f}"
+            + (f"  (sd {statistics.stdev(xs):.2f}, n={len(xs)})" if len(xs) > 1 and finite
+               else ""))
+
+
+def repeated(sides: dict, repeat: int) -> list[dict]:
+    """Run each side `repeat` times, interleaved (A B C A B C ...) so that a change of load
+    during the benchmark falls on all sides alike; one summary per side."""
+    runs: dict[str, list] = {name: [] for name in sides}
+    for i in range(repeat):
+        for name, fn in sides.items():
+            r = fn()
+            runs[name].append(r)
+            print(f"  {name:28} run {i + 1}: s/epoch " + " ".join(f"{t:.2f}" for t in r["times"])
+                  + f"  test -ELBO {r['tests'][-1]:.2f}  ({r['threads']} threads, "
+                    f"{r['precision']})", flush=True)
+    return [{"name": name, "times": [t for r in rs for t in r["times"]],
+             "tests": [r["tests"][-1] for r in rs]} for name, rs in runs.items()]
+
+
+def table(rows: list[dict], base: dict) -> None:
+    print(f"\n  {'':28}{'s/epoch min median max':>22}   test -ELBO (each run), time vs "
+          f"{base['name']}")
+    bm = statistics.median(base["times"])
+    for r in rows:
+        ratio = statistics.median(r["times"]) / bm
+        print(f"  {r['name']:28}{spread(r['times']):>20}   "
+              + " ".join(f"{t:.2f}" for t in r["tests"]) + f"   {ratio:.2f}x the time")
+
+
+def part_speed(a, dev) -> None:
+    print(f"\n== speed: MLP 784-400-20, batch 128, {a.epochs} epochs x {a.repeat} runs; {load()}")
+    tut, ours, fp32 = repeated({
+        "tutorial (as written)": lambda: run_tutorial(a.data_root, dev, a.epochs, a.seed),
+        "ours (no flags)": lambda: run_ours(a.data_root, dev, a.epochs, a.seed),
+        "ours --precision fp32": lambda: run_ours(a.data_root, dev, a.epochs, a.seed,
+                                                  precision="fp32")}, a.repeat)
+    table([tut, ours, fp32], tut)
+    gap = statistics.median(ours["tests"]) - statistics.median(fp32["tests"])
+    print(f"  target: ours <= 1/3 of the tutorial's time; test -ELBO within 0.5 nats of fp32 "
+          f"(median difference {gap:+.2f})\n  {load()}")
+
+
+def part_ttq(a, dev) -> None:
+    print(f"\n== time to quality: wall seconds until test -ELBO <= {a.target} (MLP 784-400-20, "
+          f"at most {a.max_epochs} epochs); {load()}")
+    sides = {"tutorial (as written)": lambda: run_tutorial(a.data_root, dev, a.max_epochs,
+                                                            a.seed, a.target),
+             "ours (no flags)": lambda: run_ours(a.data_root, dev, a.max_epochs, a.seed,
+                                                 a.target)}
+    medians: dict[str, list[float]] = {name: [] for name in sides}
+    for i in range(a.repeat):  # interleaved, as in repeated()
+        for name, fn in sides.items():
+            r = fn()
+            hit = r["tests"][-1] <= a.target
+            medians[name].append(r["walls"][-1] if hit else float("inf"))
+            print(f"  {name:28} run {i + 1}: {r['walls'][-1]:7.1f} s, {len(r['tests'])} epochs, "
+                  f"test -ELBO {r['tests'][-1]:.2f}" + ("" if hit else "  (target not reached)"),
+                  flush=True)
+    for name, walls in medians.items():
+        print(f"  {name:28} wall s min/median/max: {spread(walls)}")
+    ratio = statistics.median(medians["ours (no flags)"]) / statistics.median(
+        medians["tutorial (as written)"])
+    print(f"  ours / tutorial (medians): {ratio:.2f}; target <= 0.33\n  {load()}")
+
+
+def part_conv(a, dev) -> None:
+    conv = dict(preset="", arch="conv", hidden=[32, 64], dense=256, latent_dim=16,
+                binarize="dynamic")
+    print(f"\n== conv 32-64 / dense 256 / z=16, binarised MNIST, {a.epochs} epochs x {a.repeat} "
+          f"runs; {load()}")
+    old, new = repeated({
+        "--precision fp32 --threads 1": lambda: run_ours(a.data_root, dev, a.epochs, a.seed,
+                                                         precision="fp32", threads=1, **conv),
+        "ours (no flags)": lambda: run_ours(a.data_root, dev, a.epochs, a.seed, **conv)},
+        a.repeat)
+    table([old, new], old)
+    gap = statistics.median(new["tests"]) - statistics.median(old["tests"])
+    print(f"  target: no flags <= 1/3 of the fp32/1-thread time; test -ELBO within 0.5 nats "
+          f"(median difference {gap:+.2f})\n  {load()}")
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=2, help="epochs per run (speed, conv)")
+    p.add_argument("--repeat", type=int, default=3, help="runs of each side")
+    p.add_argument("--only", default="speed,ttq,conv", help="comma-separated parts to run")
+    p.add_argument("--target", type=float, default=108.0, help="ttq: test -ELBO to reach")
+    p.add_argument("--max-epochs", type=int, default=12, help="ttq: give up after this many")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--data-root", default="../shared/datasets")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=0,
-                   help="our trainer's CPU threads (0: its default); the tutorial keeps torch's")
-    p.add_argument("--tutorial-threads", type=int, default=0,
-                   help="CPU threads for the tutorial loop (0: torch's default, as a user gets)")
-    p.add_argument("--compile", action="store_true", help="torch.compile our model")
-    p.add_argument("--skip-tutorial", action="store_true")
     a = p.parse_args()
-    dev = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available()
-                       else ("cpu" if a.device == "auto" else a.device))
+    from vae_training import system
+    from vae_training.checkpoint import hardware_string
+
+    dev = system.pick_device(a.device)
     if not (Path(a.data_root) / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
         print(f"MNIST not found under {a.data_root}/MNIST/raw/", file=sys.stderr)
         return 2
-    from vae_training.checkpoint import hardware_string
-
-    if a.tutorial_threads:
-        torch.set_num_threads(a.tutorial_threads)
-    default_threads = torch.get_num_threads()
-    if dev.type == "cuda":
-        hw = hardware_string(dev)
-    else:
-        hw = f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-    print(f"device: {hw}; torch {torch.__version__}; epochs {a.epochs}; batch 128", flush=True)
-    tut_times, tut_test = [float("nan")], float("nan")
-    if not a.skip_tutorial:
-        print(f"tutorial loop (torch default threads: {default_threads})", flush=True)
-        tut_times, tut_test = run_tutorial(a.data_root, dev, a.epochs, a.seed)
-    print("our trainer", flush=True)
-    our_times, our_test, our_threads = run_ours(a.data_root, dev, a.epochs, a.seed, a.threads,
-                                                a.compile)
-    # the first epoch includes warm-up (allocator, cuDNN/compile); report mean and best
-    tm, om = sum(tut_times) / len(tut_times), sum(our_times) / len(our_times)
-    print()
-    print(f"{'':22}{'s/epoch (mean)':>16}{'s/epoch (best)':>16}{'test loss':>12}")
-    print(f"{'tutorial reference':22}{tm:16.2f}{min(tut_times):16.2f}{tut_test:12.2f}"
-          f"   threads {default_threads}")
-    print(f"{'ours (fast path)':22}{om:16.2f}{min(our_times):16.2f}{our_test:12.2f}"
-          f"   threads {our_threads}")
-    print(f"speed-up: {tm / om:.1f}x (mean), {min(tut_times) / min(our_times):.1f}x (best epoch)")
-    print(f"hardware: {hw}")
+    hw = hardware_string(dev) if dev.type == "cuda" else \
+        f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    print(f"{hw}; torch {torch.__version__}; bf16 natively: {system.bf16_supported(dev)}; "
+          f"torch default threads {TORCH_DEFAULT_THREADS}; {load()}", flush=True)
+    parts = {"speed": part_speed, "ttq": part_ttq, "conv": part_conv}
+    for name in a.only.split(","):
+        parts[name.strip()](a, dev)
     return 0
 
 

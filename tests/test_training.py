@@ -7,7 +7,8 @@ import torch
 
 from vae_training import objective
 from vae_training.checkpoint import load_checkpoint, load_trainer_state
-from vae_training.train import RunConfig, TrainingDiverged, build_parser, main, train
+from vae_training.cli import build_parser, config_from_args, main
+from vae_training.train import RunConfig, TrainingDiverged, train
 
 from _training_helpers import REPO
 
@@ -106,7 +107,7 @@ def test_help_explains_every_flag():
     for flag in ("--dataset", "--data-root", "--image-size", "--preset", "--arch", "--latent-dim",
                  "--hidden", "--dense", "--batchnorm", "--likelihood", "--preprocess",
                  "--binarize", "--conditional", "--epochs", "--batch-size", "--lr", "--beta",
-                 "--warmup-epochs", "--free-bits", "--seed", "--device", "--compile",
+                 "--warmup-epochs", "--free-bits", "--seed", "--device", "--precision", "--compile",
                  "--threads", "--out", "--resume", "--iw-samples", "--limit-train",
                  "--limit-test", "--no-progress"):
         assert flag in text, flag
@@ -169,3 +170,20 @@ def test_knn_uses_undithered_codes_for_test_and_reference_alike():
     bmu, _ = encode_all(model, test.images, test.labels, "unit", torch.device("cpu"),
                         binarize_gen=torch.Generator().manual_seed(0))
     assert not torch.allclose(bmu, tmu)
+
+
+def test_every_flag_lands_in_its_runconfig_field():
+    import dataclasses
+
+    from vae_training import cli
+
+    a = build_parser().parse_args(["--precision", "bf16", "--no-download", "--threads", "2",
+                                   "--hidden", "8,16", "--binarize", "dynamic", "--no-images"])
+    cfg = config_from_args(a)
+    assert (cfg.precision, cfg.download, cfg.threads, cfg.hidden, cfg.binarize) == \
+        ("bf16", False, 2, [8, 16], "dynamic")
+    assert cfg.images is False and cfg.progress is True and cfg.epochs is None
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    for action in build_parser()._actions:
+        if action.dest != "help":
+            assert action.dest in fields or action.dest in cli._NEGATED.values(), action.dest

@@ -5,12 +5,12 @@ Plain functions, no streamlit. Everything runs on CPU in batches under torch.inf
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Callable
 
 import numpy as np
 import torch
 
+from vae_training import system
 from vae_training.data import to_data_space, to_unit
 
 from .images import to_uint8
@@ -19,16 +19,11 @@ _THREADS_SET = False
 
 
 def set_threads(n: int | None = None) -> int:
-    """Pin torch's intra-op threads once: all cores but one (the browser and the Streamlit
-    server need one to stay responsive), at least 1, at most 8. $VAE_EXPLORER_THREADS overrides.
-
-    On a 2-core machine that is one thread: measured here with other work running, encoding
-    2k MNIST images took 1.1-1.4 s with one thread and 1.4-2.6 s with two.
-    Interop threads stay at 1: the explorer decodes one batch at a time.
-    """
+    """Pin torch's intra-op threads once to the explorer's share (vae_training.system:
+    all cores but one, $VAE_EXPLORER_THREADS overrides). Interop threads stay at 1: the
+    explorer decodes one batch at a time."""
     global _THREADS_SET
-    cores = os.cpu_count() or 1
-    n = n or int(os.environ.get("VAE_EXPLORER_THREADS", 0)) or max(1, min(8, cores - 1))
+    n = n or system.explorer_threads()
     torch.set_num_threads(n)
     if not _THREADS_SET:
         try:

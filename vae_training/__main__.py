@@ -1,4 +1,4 @@
 """python -m vae_training ...  (see python -m vae_training --help)"""
-from .train import main
+from .cli import main
 
 raise SystemExit(main())

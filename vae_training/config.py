@@ -189,6 +189,7 @@ class TrainConfig:
     device: str = "auto"
     compile: bool = False
     threads: int = 0  # 0: pick automatically
+    precision: str = ""  # "fp32" | "bf16" as the run used it; "": not recorded (older files)
     iw_samples: int = 0  # k of the importance-weighted bound at the end of training; 0: skip
     data_root: str = ""
     out: str = ""

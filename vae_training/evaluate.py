@@ -1,5 +1,7 @@
 """Test-set metrics of a trained VAE: python -m vae_training.evaluate CKPT
 
+Everything here runs in fp32 (no autocast), whatever precision the model was trained in.
+
     test_loss / test_recon / test_kl   negative ELBO (beta = 1, no free bits) = recon + KL, nats
     iw_nll (iw_k)                      importance-weighted bound on -log p(x) with k samples
     active_units, kl_per_dim           Burda et al.: Var_x(E_q[z_u]) > 0.01; mean KL per dimension
@@ -19,17 +21,11 @@ import time
 
 import torch
 
-from . import objective
+from . import objective, system
 from .data import Dataset, dynamic_binarize, load_dataset, to_data_space
 
 KNN_K = 5
 KNN_REFERENCE = 10_000
-
-
-def _pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @torch.no_grad()
@@ -185,18 +181,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit-test", type=int, default=0,
                    help="compute the IW bound on the first N test images only (the other "
                         "metrics always use the whole test split)")
-    p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: as the trainer: 1 on <= 2 cores, else half the cores)")
+    p.add_argument("--batch-size", type=int, default=500, help="images per batch (default 500)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads (0: as the trainer, the cores idle now; see "
+                        "vae_training.system)")
     p.add_argument("--no-write", action="store_true",
                    help="print the metrics only; do not write them into the checkpoint")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     from .checkpoint import CheckpointError, load_checkpoint, update_checkpoint_metadata
+    from .config import ConfigError
     from .data import DatasetUnavailable
 
-    from .train import default_threads
-
-    torch.set_num_threads(a.threads or default_threads())
+    try:
+        device = system.pick_device(a.device)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    system.set_threads(a.threads, device)
     try:
         ck = load_checkpoint(a.checkpoint)
     except CheckpointError as e:
@@ -216,7 +218,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the {dc.dataset} test images are {test.image_shape}, the model expects "
               f"{ck.model_config.image_shape}", file=sys.stderr)
         return 2
-    device = _pick_device(a.device)
     binarize = a.binarize or dc.binarize
     subset = a.limit_test and test.images.shape[0] < full_test.images.shape[0]
     # (on a subset only the IW bound is kept: skip encoding the k-NN reference codes there)

@@ -41,10 +41,35 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
+class _BernoulliNLL(torch.autograd.Function):
+    """Per-sample BCE-with-logits sums, forward and backward in two passes over the pixels.
+
+    Autograd through F.binary_cross_entropy_with_logits costs ~1.5-2 ms per MLP step on one EPYC
+    core (batch 128 x 784; its log1p is not vectorised), a quarter of the whole bf16 step. Here:
+    softplus(l) - x l = max(l, 0) - x l + log(1 + exp(-|l|)) (log, not log1p: the two differ by
+    < 1e-6 per pixel), and the gradient sigmoid(l) - x written directly."""
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(logits, x)
+        nll = logits.abs().neg_().exp_().add_(1).log_()
+        nll += logits.clamp_min(0)
+        nll -= x * logits
+        return nll.flatten(1).sum(1)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        logits, x = ctx.saved_tensors
+        g = torch.sigmoid(logits).sub_(x)
+        return g.mul_(grad.reshape(-1, *([1] * (g.dim() - 1)))), None
+
+
 def recon_nll(out: torch.Tensor, x: torch.Tensor, likelihood: str,
               log_sigma: torch.Tensor | float | None = None) -> torch.Tensor:
     """-log p(x|z) per sample, shape (N,). ``out`` is the decoder output (logits or mean)."""
     out = out.float()
+    if likelihood == "bernoulli" and out.requires_grad and not x.requires_grad:
+        return _BernoulliNLL.apply(out, x)  # training: the fused form (evaluation keeps F.*)
     if likelihood == "bernoulli":
         nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
     elif likelihood in ("gaussian", "gaussian_learned"):
