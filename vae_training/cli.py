@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--free-bits", type=float, default=0.0, metavar="NATS",
                    help="free bits: per-dimension KL (batch mean) below this is not penalised "
                         "(Kingma et al. 2016; default 0)")
+    o.add_argument("--neighbour-weight", type=float, default=0.0, metavar="W",
+                   help="add W x parametric UMAP's loss on the latent means to the negative ELBO: "
+                        "images that are neighbours in pixel space stay neighbours in the latent "
+                        "(a clearer 2-D map that still decodes). 0 = a plain VAE (default 0)")
+    o.add_argument("--neighbour-k", type=int, default=15, metavar="K",
+                   help="neighbours per image in the data's fuzzy k-NN graph (umap-learn; built "
+                        "once, cached in ~/.cache/vae-explorer/neighbour-graphs; default 15)")
     o.add_argument("--seed", type=int, default=0, help="seed of init, batch order and noise")
     s = p.add_argument_group("system and output")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],

@@ -47,6 +47,8 @@ class RunConfig:
     beta: float = 1.0
     warmup_epochs: float = 0.0
     free_bits: float = 0.0
+    neighbour_weight: float = 0.0
+    neighbour_k: int = 15
     seed: int = 0
     # system / output
     device: str = "auto"
@@ -67,7 +69,8 @@ class RunConfig:
                            weight_decay=self.weight_decay, beta=self.beta,
                            warmup_epochs=self.warmup_epochs, free_bits=self.free_bits,
                            seed=self.seed, device=self.device, compile=self.compile,
-                           precision=self.precision,
+                           precision=self.precision, neighbour_weight=self.neighbour_weight,
+                           neighbour_k=self.neighbour_k,
                            threads=self.threads, iw_samples=self.iw_samples,
                            data_root=self.data_root, out=self.out)
 

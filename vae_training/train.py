@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from . import objective, system
+from . import neighbour_graph, objective, system
 from .checkpoint import build_metadata, hardware_string, save_checkpoint, save_trainer_state
 from .config import BINARIZE, PREPROCESS, ConfigError, DataConfig, ModelConfig
 from .data import DATASETS, BatchIterator, Dataset, dynamic_binarize, load_dataset, \
@@ -74,6 +74,8 @@ class Run:
     history: list[dict]
     start_epoch: int = 0
     train_seconds: float = 0.0
+    edges: "neighbour_graph.EdgeSampler | None" = None  # --neighbour-weight > 0
+    umap_ab: tuple[float, float] = (1.0, 1.0)
 
     @property
     def ckpt_path(self) -> Path:
@@ -108,6 +110,24 @@ def _check_data(cfg: RunConfig, mc: ModelConfig, train_ds: Dataset) -> None:
                           "bernoulli and --preprocess unit")
     objective.check_data_range(to_data_space(train_ds.images[:2048], cfg.preprocess),
                                mc.likelihood)
+
+
+def _neighbour_edges(cfg: RunConfig, train_ds: Dataset, world: int, rank: int):
+    """The data's fuzzy k-NN graph (cached) and a seeded edge sampler, or None for weight 0."""
+    w, k = cfg.neighbour_weight, cfg.neighbour_k
+    if not (math.isfinite(w) and w >= 0) or not 2 <= k <= 200:
+        raise ConfigError("--neighbour-weight must be >= 0 and --neighbour-k between 2 and 200")
+    if w == 0:
+        return None
+    if world > 1:
+        raise ConfigError("--neighbour-weight is not supported with several processes (torchrun)")
+    t0 = time.perf_counter()
+    x = train_ds.images.reshape(len(train_ds.images), -1).float().div_(255.0).numpy()
+    graph = neighbour_graph.cached_graph(x, n_neighbors=k, seed=cfg.seed)
+    _log(rank, f"neighbour graph: {len(graph.head):,} edges over {graph.n:,} images, k={k} "
+               f"({time.perf_counter() - t0:.1f} s{', built' if graph.seconds else ', cached'})")
+    # its own generator, so that weight 0 leaves every other random draw as it was
+    return neighbour_graph.EdgeSampler(graph, torch.Generator().manual_seed(cfg.seed + 77))
 
 
 def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Run:
@@ -147,6 +167,9 @@ def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Ru
               test_ds=test_ds, model=model, step_model=model, opt=make_optimizer(model, cfg),
               batch_gen=batch_gen, batches=batches, out=out, hw=hardware_string(device),
               history=[])
+    run.edges = _neighbour_edges(cfg, train_ds, world, rank)
+    if run.edges is not None:
+        run.umap_ab = neighbour_graph.umap_ab()
     if st is not None:
         _restore(run, st)
     elif run.ckpt_path.exists() and not cfg.overwrite:
@@ -179,6 +202,8 @@ def _restore(run: Run, st: dict) -> None:
     run.start_epoch = int(st["epoch"])
     run.train_seconds = float(st.get("train_seconds", 0.0))
     set_rng_state(st["rng"], run.batch_gen, run.device)
+    if run.edges is not None and "edge_order" in st["rng"]:
+        run.edges.gen.set_state(st["rng"]["edge_order"])
     _log(run.rank, f"resuming {run.out} after epoch {run.start_epoch}")
 
 
@@ -212,8 +237,11 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[list[float], float]:
         with system.autocast(device, cfg.precision):  # bf16 matmuls; the loss is fp32
             r = objective.negative_elbo(run.step_model, x, y, beta=beta_t,
                                         free_bits=cfg.free_bits, likelihood=run.mc.likelihood)
+            loss = r["loss"]
+            if run.edges is not None:
+                loss = loss + cfg.neighbour_weight * _neighbour_term(run, x.shape[0])
         run.opt.zero_grad(set_to_none=True)
-        r["loss"].backward()
+        loss.backward()
         run.opt.step()
         n = x.shape[0]
         acc += torch.stack([r["loss"], r["recon"], r["kl"]]).detach() * n
@@ -234,6 +262,21 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[list[float], float]:
     if not all(math.isfinite(v) for v in means):
         raise TrainingDiverged(_diverged_msg(epoch, steps, run.ckpt_path))
     return means, beta_t
+
+
+def _neighbour_term(run: Run, n: int) -> torch.Tensor:
+    """Parametric UMAP's loss on the encoder means of n edges drawn from the data's graph."""
+    head, tail = run.edges.sample(n)
+    images = run.batches.images  # uint8, already on the device
+    x = to_data_space(images[torch.cat([head, tail]).to(images.device)], run.cfg.preprocess)
+    if run.cfg.binarize == "dynamic":
+        x = dynamic_binarize(x)  # the encoder sees what the ELBO's batches show it
+    y = None
+    if run.mc.num_classes > 0:
+        y = run.batches.labels[torch.cat([head, tail]).to(images.device)]
+    mu = objective.unwrap(run.step_model).encode(x, y)[0]
+    a, b = run.umap_ab
+    return neighbour_graph.umap_cross_entropy(mu[:n], mu[n:], a, b, generator=run.edges.gen)
 
 
 def _metadata(run: Run, metrics: dict) -> dict:
@@ -262,11 +305,18 @@ def end_of_epoch(run: Run, epoch: int, means: list[float], secs: float, beta_t: 
     model.train()
     save_trainer_state(run.out / STATE_FILE, {
         "epoch": epoch, "model": model.state_dict(), "optimizer": run.opt.state_dict(),
-        "history": run.history, "rng": rng_state(run.batch_gen, run.device),
+        "history": run.history, "rng": _rng(run),
         "model_config": dataclasses.asdict(run.mc), "train_seconds": run.train_seconds,
         "run_config": dataclasses.asdict(cfg)})
     save_checkpoint(run.ckpt_path, model, _metadata(run, {}))
     write_csv(run.out / "metrics.csv", run.history)
+
+
+def _rng(run: Run) -> dict:
+    st = rng_state(run.batch_gen, run.device)
+    if run.edges is not None:
+        st["edge_order"] = run.edges.gen.get_state()
+    return st
 
 
 def final_eval(run: Run) -> None:
