@@ -56,6 +56,8 @@ class Session:
         self.map_id = None  # the latent map component's widget id, from its delta
         self.runs = asyncio.Queue()
         self.errors: list[str] = []
+        self.finished: list[int] = []  # every script_finished status, early ones for st.rerun too
+        self.texts: list[str] = []  # st.text bodies of the last run
         self.click_id = 0
         self.reader = None
 
@@ -79,8 +81,14 @@ class Session:
                         self.map_id = el.bidi_component.id
                     elif el.WhichOneof("type") == "exception":
                         self.errors.append(el.exception.message[:200])
-                elif kind == "script_finished" and msg.script_finished in DONE:
-                    self.runs.put_nowait(time.perf_counter())
+                    elif el.WhichOneof("type") == "text":
+                        self.texts.append(el.text.body)
+                elif kind == "new_session":
+                    self.texts = []
+                elif kind == "script_finished":
+                    self.finished.append(msg.script_finished)
+                    if msg.script_finished in DONE:
+                        self.runs.put_nowait(time.perf_counter())
         except websockets.ConnectionClosed as e:
             self.errors.append(f"closed: {e}")
 

@@ -2,6 +2,7 @@
 network, asserted as counts and bytes, never as times (bench/classroom_load.py has the times)."""
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 from pathlib import Path
@@ -58,3 +59,46 @@ def test_a_script_run_leaves_the_imported_modules_out_of_the_next_collection(env
     assert gc.get_freeze_count() > 10_000
     tracked = len(gc.get_objects())  # what a collection still walks
     assert tracked < gc.get_freeze_count() / 2
+
+
+@pytest.fixture()
+def server(ck_dir, tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "e2e"))
+    import harness
+
+    srv = harness.AppServer(tmp_path / "cache", checkpoint_dir=ck_dir,
+                            extra_env={"VAE_DATA_ROOT": str(tmp_path / "no-data-here")})
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def _session(url):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from classroom_load import Session
+
+    return Session(url, "")
+
+
+def test_a_click_on_the_map_is_one_script_run_that_shows_the_point(server):
+    """The page used to take a click after drawing the map and then st.rerun() (two runs a
+    click, the component's ~70 kB element sent twice); the click is now taken before the run."""
+    async def go():
+        s = _session(server.url)
+        await s.connect()
+        await s.rerun()
+        assert s.map_id and not s.errors
+        out = []
+        for i in (5, 9):
+            s.finished.clear()
+            b = s.bytes
+            await s.click(i)
+            out.append((list(s.finished), s.bytes - b, list(s.texts)))
+        await s.close()
+        return out
+
+    (fin_a, bytes_a, texts_a), (fin_b, _, texts_b) = asyncio.run(go())
+    assert len(fin_a) == 1 and len(fin_b) == 1  # no FINISHED_EARLY_FOR_RERUN before it
+    assert any(t.startswith("A: ") and "#5" in t for t in texts_a), texts_a
+    assert any(t.startswith("B: ") and "#9" in t for t in texts_b), texts_b
+    assert bytes_a < 150_000  # the map's atlases are not sent again

@@ -327,6 +327,16 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
     return data, t
 
 
+def _event_callback(key: str, on_event) -> None:
+    """on_event_change: hand the new click to the caller before the script runs."""
+    import streamlit as st
+
+    got = st.session_state.get(key)
+    event = got.get("event") if hasattr(got, "get") else None
+    if on_event is not None and isinstance(event, dict):
+        on_event(dict(event))
+
+
 def _remember_view(key: str) -> None:
     """on_view_change: keep the view the page asked a decode for (read before the next mount)."""
     import streamlit as st
@@ -342,9 +352,12 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
                grid_images: np.ndarray | None, grid_extent: tuple | None,
                color_values: np.ndarray | None = None, color_title: str = "",
                path: np.ndarray | None = None, selected=(), height: int = 560,
-               key: str = "latent_map", window_grid=None, **map_info) -> dict | None:
+               key: str = "latent_map", window_grid=None, on_event=None,
+               **map_info) -> dict | None:
     """Draw the interactive latent map; return the latest event or None.
 
+    ``on_event(event)`` (optional) is called with a new click before the next script run starts,
+    so that the run it causes can already show what the click changed (no second run).
     ``window_grid(view)`` (optional) decodes a grid for a view (x0, x1, y0, y1) the page asked
     for when no grid it holds covers its view well: {"images", "extent", "latents"} or None.
     ``map_info``: build_data's grid_latents, map_is_latent, map_label, cursor_method,
@@ -382,7 +395,8 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
     # As bytes: Streamlit scans a dict's values for dataframes, importing pandas (~0.5 s).
     blob = json.dumps(data, separators=(",", ":")).encode()
     result = _component()(key=key, data=blob, height="content",
-                          on_event_change=lambda: None, on_missing_change=lambda: None,
+                          on_event_change=lambda: _event_callback(key, on_event),
+                          on_missing_change=lambda: None,
                           on_view_change=lambda: _remember_view(key),
                           on_selection_change=lambda: selmod.take_from_page(key, int(len(xy))))
     timing["mount"] = time.perf_counter() - t0
