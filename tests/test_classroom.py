@@ -7,6 +7,7 @@ import gc
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -102,3 +103,29 @@ def test_a_click_on_the_map_is_one_script_run_that_shows_the_point(server):
     assert any(t.startswith("A: ") and "#5" in t for t in texts_a), texts_a
     assert any(t.startswith("B: ") and "#9" in t for t in texts_b), texts_b
     assert bytes_a < 150_000  # the map's atlases are not sent again
+
+
+def test_the_map_frame_sends_arrays_and_pages_raw_not_base64():
+    import base64
+    import json
+
+    from vae_explorer import latent_map as lm
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    imgs = rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8)
+    xy = rng.normal(size=(n, 2)).astype(np.float32)
+    data, _ = lm.build_data(xy, rng.integers(0, 10, n), [str(i) for i in range(10)], imgs, imgs,
+                            None, None)
+    as_json = json.dumps(data, separators=(",", ":")).encode()  # what the page used to get
+    frame = lm.pack_frame(data)
+    assert len(frame) < 0.78 * len(as_json)
+    back = lm.unpack_frame(frame)
+    for ref, p in data["blobs"].items():
+        q = back["blobs"][ref]
+        assert q["kind"] == p["kind"]
+        if p["kind"] == "points":
+            assert np.array_equal(np.frombuffer(q["xy"], "<f4").reshape(-1, 2), xy)
+        else:
+            assert [bytes(b) for b in q["pages"]] == [base64.b64decode(s) for s in p["pages"]]
+    assert back["refs"] == data["refs"] and back["labelNames"] == data["labelNames"]

@@ -159,7 +159,7 @@ def test_streamlit_rerun_sends_payloads_once(tmp_path):
     def component_data():
         for node in at._tree.children[0].children.values():
             if getattr(node, "type", "") == "bidi_component":
-                return json.loads(node.proto.bytes)  # latent_map sends UTF-8 JSON bytes
+                return lm.unpack_frame(node.proto.bytes)  # latent_map.pack_frame
         raise AssertionError("no component element")
 
     first = component_data()
@@ -253,7 +253,7 @@ def test_a_view_the_page_asked_for_is_decoded_for_that_map_only(tmp_path):
     def component_data():
         for node in at._tree.children[0].children.values():
             if getattr(node, "type", "") == "bidi_component":
-                return json.loads(node.proto.bytes)
+                return lm.unpack_frame(node.proto.bytes)
         raise AssertionError("no component element")
 
     at.session_state[lm._VIEW_KEY + "m"] = {"view": [2, 3, 5, 6], "map": "mapA", "id": 1}

@@ -48,6 +48,7 @@ function viridis(t) { // polynomial fit of matplotlib's viridis (t in 0..1)
 const VIRIDIS = Array.from({ length: 256 }, (_, i) => viridis(i / 255));
 
 function b64bytes(s) {
+  if (s instanceof Uint8Array) return s; // sent raw (entry.js decodeData)
   if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(s);
   const bin = atob(s);
   const u = new Uint8Array(bin.length);
@@ -159,7 +160,7 @@ async function decodeAtlasPage(b64, channels) {
       const page = await new Promise((resolve, reject) => {
         const id = ++WORKER_SEQ;
         WORKER_WAIT.set(id, { resolve, reject });
-        w.postMessage({ id, b64, channels });
+        w.postMessage({ id, b64, channels }); // copied, not transferred: the fallback may need it
       });
       window.__latentMapStats.workerPages = (window.__latentMapStats.workerPages || 0) + 1;
       return page;
