@@ -117,8 +117,28 @@ def encode_png(pixels: np.ndarray, compress_level: int = PNG_COMPRESS_LEVEL) -> 
     return buf.getvalue()
 
 
+WEBP_METHOD = 4  # libwebp effort 0-6: 4 gives 6's size here at a tenth of its time
+
+
+def encode_webp(pixels: np.ndarray, quality: int | None = None) -> bytes:
+    """(H, W, 1|3) or (H, W) uint8 -> WebP bytes: lossless unless ``quality`` (0-100) is given.
+    Lossless WebP is 15-25% smaller than PNG on the explorer's pages (5k shapes: originals 611
+    -> 462 kB, reconstructions 1155 -> 952 kB); one channel is stored as grey RGB."""
+    p = np.asarray(pixels)
+    if p.ndim == 3 and p.shape[-1] == 1:
+        p = p[..., 0]
+    mode = "L" if p.ndim == 2 else "RGB"
+    buf = io.BytesIO()
+    img = Image.fromarray(np.ascontiguousarray(p), mode=mode)
+    if quality is None:
+        img.save(buf, format="WEBP", lossless=True, quality=100, method=WEBP_METHOD)
+    else:
+        img.save(buf, format="WEBP", quality=int(quality), method=WEBP_METHOD)
+    return buf.getvalue()
+
+
 def decode_png(data: bytes) -> np.ndarray:
-    """PNG bytes -> (H, W, C) uint8 (for tests and round trips)."""
+    """PNG (or WebP) bytes -> (H, W, C) uint8 (for tests and round trips)."""
     with Image.open(io.BytesIO(data)) as im:
         arr = np.asarray(im)
     return arr[..., None] if arr.ndim == 2 else arr
@@ -129,6 +149,7 @@ class Atlas:
     layout: AtlasLayout
     channels: int
     pages: list[bytes] = field(default_factory=list)
+    format: str = "png"  # png | webp
 
     @property
     def nbytes(self) -> int:
@@ -138,24 +159,32 @@ class Atlas:
         """JSON-ready description with base64 PNG pages (what the browser receives)."""
         d = self.layout.to_json()
         d["channels"] = self.channels
+        d["format"] = self.format
         d["pages"] = [base64.b64encode(p).decode("ascii") for p in self.pages]
         return d
 
 
 def pack_atlas(images: np.ndarray, max_side: int = MAX_SIDE,
-               compress_level: int = PNG_COMPRESS_LEVEL) -> Atlas:
-    """Pack (N, H, W, C) uint8 images into PNG pages."""
+               compress_level: int = PNG_COMPRESS_LEVEL, fmt: str = "png",
+               quality: int | None = None) -> Atlas:
+    """Pack (N, H, W, C) uint8 images into PNG pages, or WebP ones (fmt="webp": lossless, or
+    lossy at ``quality``)."""
     a = as_nhwc_uint8(images)
     n, h, w, c = a.shape
     layout = atlas_layout(n, h, w, max_side)
-    pages = [encode_png(page_array(a, layout, p), compress_level) for p in range(layout.pages)]
-    return Atlas(layout, c, pages)
+    if fmt == "webp":
+        pages = [encode_webp(page_array(a, layout, p), quality) for p in range(layout.pages)]
+    elif fmt == "png":
+        pages = [encode_png(page_array(a, layout, p), compress_level) for p in range(layout.pages)]
+    else:
+        raise ValueError(f"unknown atlas format {fmt!r}")
+    return Atlas(layout, c, pages, fmt)
 
 
 def unpack_cell(atlas: Atlas, i: int) -> np.ndarray:
     """Read cell i back from the encoded pages (slow: decodes a page; for tests)."""
     page, x, y = atlas.layout.cell(i)
-    arr = decode_png(atlas.pages[page])
+    arr = decode_png(atlas.pages[page])[..., :atlas.channels]  # grey WebP decodes as RGB
     return arr[y:y + atlas.layout.cell_h, x:x + atlas.layout.cell_w]
 
 

@@ -165,8 +165,18 @@ def points_payload(xy: np.ndarray, labels: np.ndarray | None,
     return p
 
 
-def atlas_payload(images: np.ndarray) -> dict:
-    d = pack_atlas(images).to_json()
+# What a student downloads on opening a map is mostly these pages (issue 12: <= 1.5 MB for the
+# default one). Originals and decoded grids go lossless; reconstructions, the largest part
+# (smooth, 256-level model outputs PNG barely compresses), go lossy at RECON_QUALITY: 5k shapes
+# 1155 -> 645 kB, mean error 0.5 grey levels of 255 (max 13), where the model's own
+# reconstruction error is what the map's "Recon. error" colours, computed before encoding.
+# Views decoded on demand stay PNG: encoding speed is their latency.
+ATLAS_FORMAT = "webp"
+RECON_QUALITY = 90
+
+
+def atlas_payload(images: np.ndarray, fmt: str = ATLAS_FORMAT, quality: int | None = None) -> dict:
+    d = pack_atlas(images, fmt=fmt, quality=quality).to_json()
     d["kind"] = "atlas"
     return d
 
@@ -174,10 +184,10 @@ def atlas_payload(images: np.ndarray) -> dict:
 ZHEAD = 3  # latent dims per grid cell sent for the readout ("decodes z = (a, b, c, …)")
 
 
-def grid_payload(images: np.ndarray, latents: np.ndarray | None) -> dict:
+def grid_payload(images: np.ndarray, latents: np.ndarray | None, fmt: str = ATLAS_FORMAT) -> dict:
     """A decoded grid's atlas, with (for maps that are not the latent itself) the first ZHEAD
     dims and the norm of the latent each cell decodes: 16 bytes a cell."""
-    d = atlas_payload(images)
+    d = atlas_payload(images, fmt)
     if latents is not None:
         z = np.asarray(latents, np.float32).reshape(len(latents), -1)
         d["zdim"] = int(z.shape[1])
@@ -197,7 +207,8 @@ def _grid_part(images, extent, latents, tag: str, on_disk: bool) -> tuple[str, d
         raise ValueError(f"grid_extent must be (x0, x1, y0, y1) with x1>x0, y1>y0, got {extent}")
     lat = None if latents is None else np.asarray(latents, np.float32)
     ref = _array_hash(tag, gi) if lat is None else tag + content_hash(gi, lat)
-    payload = _get_payload(ref, lambda: grid_payload(gi, lat), on_disk=on_disk)
+    payload = _get_payload(ref, lambda: grid_payload(gi, lat, ATLAS_FORMAT if on_disk else "png"),
+                           on_disk=on_disk)
     return ref, payload, {"g": g, "extent": ext}
 
 
@@ -215,7 +226,8 @@ def _get_payload(ref: str, build, on_disk: bool = False) -> dict:
     p = _cache_get(ref)
     if p is not None:
         return p
-    what, params = "latent-map-payload", {"v": 1, "png_level": PNG_COMPRESS_LEVEL}
+    what = "latent-map-payload"
+    params = {"v": 2, "png_level": PNG_COMPRESS_LEVEL, "fmt": ATLAS_FORMAT, "q": RECON_QUALITY}
     if on_disk:
         got = cache.load(ref, what, params)
         if got is not None:
@@ -271,8 +283,11 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
         arr = np.asarray(arr)
         if arr.shape[0] != n:
             raise ValueError(f"{name} has {arr.shape[0]} images for {n} points")
-        ref = _array_hash("atl-", arr)
-        payloads[ref] = _get_payload(ref, lambda a=arr: atlas_payload(a), on_disk=True)
+        # The tag keeps a lossy reconstruction atlas apart from a lossless one of the same pixels.
+        ref = _array_hash("atl-" if name == "orig" else "rec-", arr)
+        q = RECON_QUALITY if name == "recon" else None
+        payloads[ref] = _get_payload(ref, lambda a=arr, q=q: atlas_payload(a, quality=q),
+                                     on_disk=True)
         refs[name] = ref
         t[name] = time.perf_counter() - t1
 
