@@ -102,7 +102,7 @@ def test_a_click_on_the_map_is_one_script_run_that_shows_the_point(server):
     assert len(fin_a) == 1 and len(fin_b) == 1  # no FINISHED_EARLY_FOR_RERUN before it
     assert any(t.startswith("A: ") and "#5" in t for t in texts_a), texts_a
     assert any(t.startswith("B: ") and "#9" in t for t in texts_b), texts_b
-    assert bytes_a < 150_000  # the map's atlases are not sent again
+    assert bytes_a < 40_000  # neither the atlases nor the map's code again (was 156 kB)
 
 
 def test_the_map_frame_sends_arrays_and_pages_raw_not_base64():
@@ -154,3 +154,40 @@ def test_atlases_are_webp_lossless_for_data_and_lossy_only_for_reconstructions()
     got = np.concatenate([decode_png(bytes(p))[..., :1].ravel() for p in rec["pages"]])
     want = np.concatenate([decode_png(p).ravel() for p in pack_atlas(recon).pages])
     assert np.abs(got.astype(int) - want).mean() < 2  # of 255 grey levels
+
+
+MAP_APP = """
+import numpy as np, streamlit as st
+from vae_explorer.latent_map import latent_map
+rng = np.random.default_rng(0)
+xy = rng.normal(size=(50, 2)).astype(np.float32)
+imgs = rng.integers(0, 255, (50, 4, 4, 1), dtype=np.uint8)
+latent_map(xy, np.arange(50) % 3, ["a", "b", "c"], imgs, imgs, imgs[:16], (-1, 1, -1, 1),
+           selected=st.session_state.get("sel", []), key="m")
+"""
+
+
+def test_the_maps_code_goes_to_a_session_once_not_with_every_render(tmp_path):
+    from vae_explorer import latent_map as lm
+
+    script = tmp_path / "app.py"
+    script.write_text(f"import sys; sys.path.insert(0, {str(Path(APP).parents[1])!r})\n" + MAP_APP)
+    at = AppTest.from_file(str(script)).run()
+    assert not at.exception
+
+    def element():
+        for node in at._tree.children[0].children.values():
+            if getattr(node, "type", "") == "bidi_component":
+                return node.proto
+        raise AssertionError("no component element")
+
+    first = element()
+    data = lm.unpack_frame(first.bytes)
+    assert data["code"]["ref"] == data["codeRef"] and "export default" in data["code"]["src"]
+    assert len(first.js_content) < 5_000  # the registered loader, sent with every render
+    at.session_state["sel"] = [1, 2]
+    at.run()
+    again = element()
+    data2 = lm.unpack_frame(again.bytes)
+    assert "code" not in data2 and data2["codeRef"] == data["codeRef"]
+    assert len(again.SerializeToString()) < 10_000  # loader + css + data; was ~70 kB with the code

@@ -43,6 +43,18 @@ JS_FILES = ("store.js", "map.js", "draw.js", "grids.js", "hover.js", "interact.j
 
 def js_source() -> str:
     return "\n".join((ASSETS / f).read_text(encoding="utf-8") for f in JS_FILES)
+
+
+_CODE: dict[str, str] = {}
+
+
+def code_payload() -> dict:
+    """{"ref", "src"}: the map's code, which the registered loader (loader.js) imports; sent in a
+    session's first render only, like the other content-addressed payloads."""
+    if not _CODE:
+        src = js_source()
+        _CODE.update(ref="js-" + content_hash(src), src=src)
+    return dict(_CODE)
 _SENT_KEY = "_latent_map_client_has"
 _MISSING_KEY = "_latent_map_missing_reruns"
 _VIEW_KEY = "_latent_map_asked_view_"
@@ -65,7 +77,7 @@ def _component():
         import streamlit as st
         _component_fn = st.components.v2.component(
             COMPONENT_NAME,
-            js=js_source(),
+            js=(ASSETS / "loader.js").read_text(encoding="utf-8"),
             css=(ASSETS / "latent_map.css").read_text(encoding="utf-8"),
             isolate_styles=True,
         )
@@ -462,6 +474,10 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
                               client_has=client_has, last_event_id=last_id, window=window,
                               **map_info)
     t0 = time.perf_counter()
+    code = code_payload()
+    data["codeRef"] = code["ref"]
+    if code["ref"] not in client_has:
+        data["code"] = code
     # As bytes: Streamlit scans a dict's values for dataframes, importing pandas (~0.5 s).
     blob = pack_frame(data)
     result = _component()(key=key, data=blob, height="content",
@@ -477,7 +493,7 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
         last_timing["window_decode"] = decode_s
     last_timing["sent_bytes"] = float(sum(_payload_size(p) for p in data["blobs"].values()))
 
-    state[_SENT_KEY] = client_has | {r for r in data["refs"].values() if r}
+    state[_SENT_KEY] = client_has | {r for r in data["refs"].values() if r} | {code["ref"]}
     missing = result.get("missing") if hasattr(result, "get") else getattr(result, "missing", None)
     if missing:
         # The page lacks payloads we thought it had: forget them and rerun once to resend.
