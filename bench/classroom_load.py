@@ -162,6 +162,16 @@ def load() -> str:
     return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
+async def settle(pid: int, most_s: float = 60) -> None:
+    """Wait until the server uses under 5% of a core for a second (or most_s passed)."""
+    end = time.monotonic() + most_s
+    while time.monotonic() < end:
+        c0 = cpu_s(pid)
+        await asyncio.sleep(1.0)
+        if cpu_s(pid) - c0 < 0.05:
+            return
+
+
 async def open_one(url, query):
     s = Session(url, query)
     t0 = time.perf_counter()
@@ -188,7 +198,7 @@ async def classroom(url: str, pid: int, n: int, clicks: int, query: str) -> None
     print(f"before: {load()}, server RSS {rss_mb(pid):.0f} MB")
     t = time.perf_counter()
     warm, _ = await open_one(url, query)  # fills caches a previous open did not (not counted)
-    await asyncio.sleep(3)  # the background model load after the first page
+    await settle(pid)  # the background jobs after the first page (model load, per-point figures)
     print(f"warm-up session: {time.perf_counter() - t:.2f} s, {warm.bytes / 1e6:.2f} MB, "
           f"errors {warm.errors[:2]}")
     alone, cpu, kb = [], [], []
