@@ -156,7 +156,7 @@ def _get_payload(ref: str, build, on_disk: bool = False) -> dict:
     if p is not None:
         return p
     what = "latent-map-payload"
-    params = {"v": 2, "png_level": PNG_COMPRESS_LEVEL, "fmt": ATLAS_FORMAT, "q": RECON_QUALITY}
+    params = {"v": 3, "png_level": PNG_COMPRESS_LEVEL, "fmt": ATLAS_FORMAT, "q": RECON_QUALITY}
     if on_disk:
         got = cache.load(ref, what, params)
         if got is not None:
