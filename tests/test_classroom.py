@@ -191,3 +191,22 @@ def test_the_maps_code_goes_to_a_session_once_not_with_every_render(tmp_path):
     data2 = lm.unpack_frame(again.bytes)
     assert "code" not in data2 and data2["codeRef"] == data["codeRef"]
     assert len(again.SerializeToString()) < 10_000  # loader + css + data; was ~70 kB with the code
+
+
+def test_shared_arrays_are_read_only_so_a_rerun_does_not_hash_the_images_again(tmp_path,
+                                                                              monkeypatch):
+    from vae_explorer import compute, latent_map as lm
+
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    images, labels, x, _ = compute.dataset("shapes", str(tmp_path), "test", 1000)
+    job = compute.ReconJob({"recon": np.zeros((1000, 28, 28, 1), np.uint8),
+                            "rec_err": np.zeros(1000, np.float32)})
+    for a in (images, labels, x, *job.arrays.values()):
+        assert not a.flags.writeable
+    calls = []
+    real = lm.content_hash
+    monkeypatch.setattr(lm, "content_hash", lambda *a: calls.append(a) or real(*a))
+    for _ in range(3):  # three reruns
+        lm._array_hash("atl-", images)
+        lm._array_hash("rec-", job.arrays["recon"])
+    assert len(calls) == 2
