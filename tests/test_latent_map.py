@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vae_explorer import latent_map as lm
-from vae_explorer.atlas import decode_png
+from vae_explorer.atlas import Atlas, atlas_layout, decode_png, unpack_cell
 
 N = 60
 
@@ -75,7 +75,8 @@ def test_build_data_refs_blobs_and_json_size():
     assert data["path"] == [[0.0, 0.0], [1.0, 1.0]] and data["selected"] == [3, 5]
     atlas = data["blobs"][refs["orig"]]
     assert atlas["kind"] == "atlas" and atlas["channels"] == 1 and atlas["count"] == N
-    assert decode_png(base64.b64decode(atlas["pages"][0])).shape[-1] == 1  # greyscale PNG
+    page = decode_png(base64.b64decode(atlas["pages"][0]))  # lossless WebP: grey as RGB
+    assert atlas["format"] == "webp" and (page == page[..., :1]).all()
     json.dumps(data)  # JSON-serialisable
     assert timing["total"] >= 0
 
@@ -159,11 +160,12 @@ def test_streamlit_rerun_sends_payloads_once(tmp_path):
     def component_data():
         for node in at._tree.children[0].children.values():
             if getattr(node, "type", "") == "bidi_component":
-                return json.loads(node.proto.bytes)  # latent_map sends UTF-8 JSON bytes
+                return lm.unpack_frame(node.proto.bytes)  # latent_map.pack_frame
         raise AssertionError("no component element")
 
     first = component_data()
-    assert len(first["blobs"]) == 3  # points, one atlas shared by orig/recon, grid
+    # points, orig (lossless) and recon (lossy) atlases of the same images, grid
+    assert len(first["blobs"]) == 4
     at.session_state["sel"] = [1, 2]
     at.run()
     second = component_data()
@@ -186,7 +188,8 @@ def test_atlas_payloads_survive_a_restart_on_disk(tmp_path, monkeypatch):
     again = lm._get_payload(ref, must_not_build, on_disk=True)
     assert again == built and again["kind"] == "atlas"
     page = base64.b64decode(again["pages"][0])
-    assert decode_png(page).shape[-1] == 1
+    layout = atlas_layout(50, 8, 8)
+    assert np.array_equal(unpack_cell(Atlas(layout, 1, [page], "webp"), 7), imgs[7])  # lossless
 
 
 def test_window_grid_and_latents_travel_in_content_addressed_payloads():
@@ -253,7 +256,7 @@ def test_a_view_the_page_asked_for_is_decoded_for_that_map_only(tmp_path):
     def component_data():
         for node in at._tree.children[0].children.values():
             if getattr(node, "type", "") == "bidi_component":
-                return json.loads(node.proto.bytes)
+                return lm.unpack_frame(node.proto.bytes)
         raise AssertionError("no component element")
 
     at.session_state[lm._VIEW_KEY + "m"] = {"view": [2, 3, 5, 6], "map": "mapA", "id": 1}

@@ -24,8 +24,8 @@ import streamlit as st  # noqa: E402
 
 from vae_training.checkpoint import CheckpointError  # noqa: E402
 
-from vae_explorer import (checkpoints, compute, compute_analysis, heavy, plaintext, presenter,  # noqa: E402
-                          sample, state, tutorial_import)
+from vae_explorer import (background, checkpoints, compute, compute_analysis, heavy,  # noqa: E402
+                          plaintext, presenter, sample, state, tutorial_import)
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
@@ -318,6 +318,7 @@ def main() -> None:
         if "recon_pending" in c.extras:
             compute.start_reconstruction(*c.extras["recon_pending"])
         compute_analysis.start(c)  # per-point figures for the rankings, after the map is out
+        background.settle_heap()  # so that Streamlit's gc after each run skips torch's objects
 
 
 main()

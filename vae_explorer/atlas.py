@@ -117,8 +117,36 @@ def encode_png(pixels: np.ndarray, compress_level: int = PNG_COMPRESS_LEVEL) -> 
     return buf.getvalue()
 
 
+# libwebp effort (lossless: quality is effort too). Measured on 5k shapes / 10k MNIST pages:
+# lossless quality 75 method 4 is as small as 100/6 at a third of 100/4's time (5k: 0.27 s,
+# 462 kB; PNG level 1: 0.1 s, 611 kB); lossy method 2 is within 2% of 4's size at half the time.
+# Above FAST_ABOVE images (the 70k sample: 7.7 s against PNG's 1 s, once, then disk-cached) the
+# fast setting: 2-3x PNG's time, 20% smaller than PNG on MNIST.
+WEBP_LOSSLESS = {"lossless": True, "quality": 75, "method": 4}
+WEBP_LOSSLESS_FAST = {"lossless": True, "quality": 0, "method": 1}
+FAST_ABOVE = 20_000
+WEBP_LOSSY_METHOD = 2
+
+
+def encode_webp(pixels: np.ndarray, quality: int | None = None, fast: bool = False) -> bytes:
+    """(H, W, 1|3) or (H, W) uint8 -> WebP bytes: lossless unless ``quality`` (0-100) is given.
+    Lossless WebP is 15-25% smaller than PNG on the explorer's pages (5k shapes: originals 611
+    -> 462 kB, reconstructions 1155 -> 952 kB); one channel is stored as grey RGB."""
+    p = np.asarray(pixels)
+    if p.ndim == 3 and p.shape[-1] == 1:
+        p = p[..., 0]
+    mode = "L" if p.ndim == 2 else "RGB"
+    buf = io.BytesIO()
+    img = Image.fromarray(np.ascontiguousarray(p), mode=mode)
+    if quality is None:
+        img.save(buf, format="WEBP", **(WEBP_LOSSLESS_FAST if fast else WEBP_LOSSLESS))
+    else:
+        img.save(buf, format="WEBP", quality=int(quality), method=WEBP_LOSSY_METHOD)
+    return buf.getvalue()
+
+
 def decode_png(data: bytes) -> np.ndarray:
-    """PNG bytes -> (H, W, C) uint8 (for tests and round trips)."""
+    """PNG (or WebP) bytes -> (H, W, C) uint8 (for tests and round trips)."""
     with Image.open(io.BytesIO(data)) as im:
         arr = np.asarray(im)
     return arr[..., None] if arr.ndim == 2 else arr
@@ -129,6 +157,7 @@ class Atlas:
     layout: AtlasLayout
     channels: int
     pages: list[bytes] = field(default_factory=list)
+    format: str = "png"  # png | webp
 
     @property
     def nbytes(self) -> int:
@@ -138,24 +167,33 @@ class Atlas:
         """JSON-ready description with base64 PNG pages (what the browser receives)."""
         d = self.layout.to_json()
         d["channels"] = self.channels
+        d["format"] = self.format
         d["pages"] = [base64.b64encode(p).decode("ascii") for p in self.pages]
         return d
 
 
 def pack_atlas(images: np.ndarray, max_side: int = MAX_SIDE,
-               compress_level: int = PNG_COMPRESS_LEVEL) -> Atlas:
-    """Pack (N, H, W, C) uint8 images into PNG pages."""
+               compress_level: int = PNG_COMPRESS_LEVEL, fmt: str = "png",
+               quality: int | None = None) -> Atlas:
+    """Pack (N, H, W, C) uint8 images into PNG pages, or WebP ones (fmt="webp": lossless, or
+    lossy at ``quality``)."""
     a = as_nhwc_uint8(images)
     n, h, w, c = a.shape
     layout = atlas_layout(n, h, w, max_side)
-    pages = [encode_png(page_array(a, layout, p), compress_level) for p in range(layout.pages)]
-    return Atlas(layout, c, pages)
+    if fmt == "webp":
+        fast = n > FAST_ABOVE
+        pages = [encode_webp(page_array(a, layout, p), quality, fast) for p in range(layout.pages)]
+    elif fmt == "png":
+        pages = [encode_png(page_array(a, layout, p), compress_level) for p in range(layout.pages)]
+    else:
+        raise ValueError(f"unknown atlas format {fmt!r}")
+    return Atlas(layout, c, pages, fmt)
 
 
 def unpack_cell(atlas: Atlas, i: int) -> np.ndarray:
     """Read cell i back from the encoded pages (slow: decodes a page; for tests)."""
     page, x, y = atlas.layout.cell(i)
-    arr = decode_png(atlas.pages[page])
+    arr = decode_png(atlas.pages[page])[..., :atlas.channels]  # grey WebP decodes as RGB
     return arr[y:y + atlas.layout.cell_h, x:x + atlas.layout.cell_w]
 
 

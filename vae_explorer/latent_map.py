@@ -11,7 +11,8 @@ has sent and leaves them out of later reruns, so a rerun that only changes the s
 path sends a few hundred bytes instead of megabytes. If the browser lacks one anyway (evicted, a
 message lost in a fast rerun), it reports "missing" and Python sends it again with a rerun.
 Encoded payloads are cached process-wide by content hash, so a second session or a rerun with the
-same arrays does not re-encode PNGs.
+same arrays does not re-encode images. On the wire (pack_frame) arrays and image pages go raw
+after a JSON header, and the map's code itself is such a payload (loader.js imports it).
 
 Decoding anywhere: besides the grid over the data's extent, the page asks (state "view") for a
 grid over its view when a pan or zoom ends and no grid it holds covers the view finely enough;
@@ -20,7 +21,6 @@ it is sent like any other atlas. The main map also keeps its view in the page's 
 """
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import threading
@@ -32,7 +32,10 @@ from typing import Any
 import numpy as np
 
 from vae_explorer import cache, cursor, selection as selmod
-from vae_explorer.atlas import PNG_COMPRESS_LEVEL, content_hash, pack_atlas
+# Payload encodings live in vae_explorer.wire; named here too for callers and tests.
+from vae_explorer.wire import (ATLAS_FORMAT, RECON_QUALITY, ZHEAD, atlas_payload,  # noqa: F401
+                               grid_payload, pack_frame, points_payload, unpack_frame)
+from vae_explorer.atlas import PNG_COMPRESS_LEVEL, content_hash
 
 ASSETS = Path(__file__).parent / "components" / "latent_map"
 COMPONENT_NAME = "vae_explorer.latent_map"
@@ -43,6 +46,18 @@ JS_FILES = ("store.js", "map.js", "draw.js", "grids.js", "hover.js", "interact.j
 
 def js_source() -> str:
     return "\n".join((ASSETS / f).read_text(encoding="utf-8") for f in JS_FILES)
+
+
+_CODE: dict[str, str] = {}
+
+
+def code_payload() -> dict:
+    """{"ref", "src"}: the map's code, which the registered loader (loader.js) imports; sent in a
+    session's first render only, like the other content-addressed payloads."""
+    if not _CODE:
+        src = js_source()
+        _CODE.update(ref="js-" + content_hash(src), src=src)
+    return dict(_CODE)
 _SENT_KEY = "_latent_map_client_has"
 _MISSING_KEY = "_latent_map_missing_reruns"
 _VIEW_KEY = "_latent_map_asked_view_"
@@ -65,15 +80,11 @@ def _component():
         import streamlit as st
         _component_fn = st.components.v2.component(
             COMPONENT_NAME,
-            js=js_source(),
+            js=(ASSETS / "loader.js").read_text(encoding="utf-8"),
             css=(ASSETS / "latent_map.css").read_text(encoding="utf-8"),
             isolate_styles=True,
         )
     return _component_fn
-
-
-def _b64(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
 
 
 def _array_hash(tag: str, *arrays) -> str:
@@ -114,78 +125,6 @@ def _cache_put(ref: str, payload: dict, size: int) -> None:
             total -= _PAYLOAD_SIZES.pop(old, 0)
 
 
-def _labels_payload(labels: np.ndarray) -> tuple[str, str]:
-    lab = np.asarray(labels).astype(np.int64, copy=False)
-    lo, hi = (int(lab.min()), int(lab.max())) if lab.size else (0, 0)
-    if lo >= 0 and hi < 256:
-        return _b64(lab.astype(np.uint8)), "u1"
-    if lo >= 0 and hi < 65536:
-        return _b64(lab.astype("<u2")), "u2"
-    return _b64(lab.astype("<i4")), "i4"
-
-
-def points_payload(xy: np.ndarray, labels: np.ndarray | None,
-                   color_values: np.ndarray | None = None) -> dict:
-    """The JSON payload for coordinates, labels and optional continuous colours."""
-    xy = np.asarray(xy, dtype="<f4")
-    if xy.ndim != 2 or xy.shape[1] != 2:
-        raise ValueError(f"xy must be (N, 2), got {xy.shape}")
-    n = xy.shape[0]
-    finite = np.isfinite(xy).all(axis=1)
-    if not finite.all():
-        raise ValueError(f"xy has {int((~finite).sum())} non-finite rows")
-    if n:
-        x0, y0 = xy.min(axis=0)
-        x1, y1 = xy.max(axis=0)
-    else:
-        x0 = y0 = -1.0
-        x1 = y1 = 1.0
-    # Degenerate extents (all points on a line) get some room.
-    if x1 - x0 < 1e-9:
-        x0, x1 = x0 - 0.5, x1 + 0.5
-    if y1 - y0 < 1e-9:
-        y0, y1 = y0 - 0.5, y1 + 0.5
-    p: dict[str, Any] = {"kind": "points", "n": int(n), "xy": _b64(xy),
-                         "bounds": [float(x0), float(x1), float(y0), float(y1)]}
-    if labels is not None:
-        labels = np.asarray(labels)
-        if labels.shape != (n,):
-            raise ValueError(f"labels must be ({n},), got {labels.shape}")
-        p["labels"], p["labelsDtype"] = _labels_payload(labels)
-    if color_values is not None:
-        cv = np.asarray(color_values, dtype="<f4")
-        if cv.shape != (n,):
-            raise ValueError(f"color_values must be ({n},), got {cv.shape}")
-        fin = cv[np.isfinite(cv)]
-        lo, hi = (float(np.percentile(fin, 1)), float(np.percentile(fin, 99))) if fin.size else (0.0, 1.0)
-        if hi <= lo:
-            lo, hi = float(fin.min()) if fin.size else 0.0, (float(fin.max()) if fin.size else 1.0)
-        p["colors"] = _b64(cv)
-        p["colorRange"] = [lo, hi]
-    return p
-
-
-def atlas_payload(images: np.ndarray) -> dict:
-    d = pack_atlas(images).to_json()
-    d["kind"] = "atlas"
-    return d
-
-
-ZHEAD = 3  # latent dims per grid cell sent for the readout ("decodes z = (a, b, c, …)")
-
-
-def grid_payload(images: np.ndarray, latents: np.ndarray | None) -> dict:
-    """A decoded grid's atlas, with (for maps that are not the latent itself) the first ZHEAD
-    dims and the norm of the latent each cell decodes: 16 bytes a cell."""
-    d = atlas_payload(images)
-    if latents is not None:
-        z = np.asarray(latents, np.float32).reshape(len(latents), -1)
-        d["zdim"] = int(z.shape[1])
-        d["zhead"] = _b64(np.ascontiguousarray(z[:, :ZHEAD], "<f4"))
-        d["znorm"] = _b64(np.linalg.norm(z, axis=1).astype("<f4"))
-    return d
-
-
 def _grid_part(images, extent, latents, tag: str, on_disk: bool) -> tuple[str, dict, dict]:
     """(ref, payload, {"g", "extent"}) for one decoded G x G grid."""
     gi = np.asarray(images)
@@ -197,7 +136,8 @@ def _grid_part(images, extent, latents, tag: str, on_disk: bool) -> tuple[str, d
         raise ValueError(f"grid_extent must be (x0, x1, y0, y1) with x1>x0, y1>y0, got {extent}")
     lat = None if latents is None else np.asarray(latents, np.float32)
     ref = _array_hash(tag, gi) if lat is None else tag + content_hash(gi, lat)
-    payload = _get_payload(ref, lambda: grid_payload(gi, lat), on_disk=on_disk)
+    payload = _get_payload(ref, lambda: grid_payload(gi, lat, ATLAS_FORMAT if on_disk else "png"),
+                           on_disk=on_disk)
     return ref, payload, {"g": g, "extent": ext}
 
 
@@ -215,7 +155,8 @@ def _get_payload(ref: str, build, on_disk: bool = False) -> dict:
     p = _cache_get(ref)
     if p is not None:
         return p
-    what, params = "latent-map-payload", {"v": 1, "png_level": PNG_COMPRESS_LEVEL}
+    what = "latent-map-payload"
+    params = {"v": 3, "png_level": PNG_COMPRESS_LEVEL, "fmt": ATLAS_FORMAT, "q": RECON_QUALITY}
     if on_disk:
         got = cache.load(ref, what, params)
         if got is not None:
@@ -271,8 +212,11 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
         arr = np.asarray(arr)
         if arr.shape[0] != n:
             raise ValueError(f"{name} has {arr.shape[0]} images for {n} points")
-        ref = _array_hash("atl-", arr)
-        payloads[ref] = _get_payload(ref, lambda a=arr: atlas_payload(a), on_disk=True)
+        # The tag keeps a lossy reconstruction atlas apart from a lossless one of the same pixels.
+        ref = _array_hash("atl-" if name == "orig" else "rec-", arr)
+        q = RECON_QUALITY if name == "recon" else None
+        payloads[ref] = _get_payload(ref, lambda a=arr, q=q: atlas_payload(a, quality=q),
+                                     on_disk=True)
         refs[name] = ref
         t[name] = time.perf_counter() - t1
 
@@ -327,6 +271,16 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
     return data, t
 
 
+def _event_callback(key: str, on_event) -> None:
+    """on_event_change: hand the new click to the caller before the script runs."""
+    import streamlit as st
+
+    got = st.session_state.get(key)
+    event = got.get("event") if hasattr(got, "get") else None
+    if on_event is not None and isinstance(event, dict):
+        on_event(dict(event))
+
+
 def _remember_view(key: str) -> None:
     """on_view_change: keep the view the page asked a decode for (read before the next mount)."""
     import streamlit as st
@@ -342,9 +296,12 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
                grid_images: np.ndarray | None, grid_extent: tuple | None,
                color_values: np.ndarray | None = None, color_title: str = "",
                path: np.ndarray | None = None, selected=(), height: int = 560,
-               key: str = "latent_map", window_grid=None, **map_info) -> dict | None:
+               key: str = "latent_map", window_grid=None, on_event=None,
+               **map_info) -> dict | None:
     """Draw the interactive latent map; return the latest event or None.
 
+    ``on_event(event)`` (optional) is called with a new click before the next script run starts,
+    so that the run it causes can already show what the click changed (no second run).
     ``window_grid(view)`` (optional) decodes a grid for a view (x0, x1, y0, y1) the page asked
     for when no grid it holds covers its view well: {"images", "extent", "latents"} or None.
     ``map_info``: build_data's grid_latents, map_is_latent, map_label, cursor_method,
@@ -379,10 +336,15 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
                               client_has=client_has, last_event_id=last_id, window=window,
                               **map_info)
     t0 = time.perf_counter()
+    code = code_payload()
+    data["codeRef"] = code["ref"]
+    if code["ref"] not in client_has:
+        data["code"] = code
     # As bytes: Streamlit scans a dict's values for dataframes, importing pandas (~0.5 s).
-    blob = json.dumps(data, separators=(",", ":")).encode()
+    blob = pack_frame(data)
     result = _component()(key=key, data=blob, height="content",
-                          on_event_change=lambda: None, on_missing_change=lambda: None,
+                          on_event_change=lambda: _event_callback(key, on_event),
+                          on_missing_change=lambda: None,
                           on_view_change=lambda: _remember_view(key),
                           on_selection_change=lambda: selmod.take_from_page(key, int(len(xy))))
     timing["mount"] = time.perf_counter() - t0
@@ -393,7 +355,7 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
         last_timing["window_decode"] = decode_s
     last_timing["sent_bytes"] = float(sum(_payload_size(p) for p in data["blobs"].values()))
 
-    state[_SENT_KEY] = client_has | {r for r in data["refs"].values() if r}
+    state[_SENT_KEY] = client_has | {r for r in data["refs"].values() if r} | {code["ref"]}
     missing = result.get("missing") if hasattr(result, "get") else getattr(result, "missing", None)
     if missing:
         # The page lacks payloads we thought it had: forget them and rerun once to resend.

@@ -217,10 +217,13 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
     except ImportError:
         return _fallback_map(kwargs["xy"], kwargs["labels"], kwargs["label_names"],
                              color_values, kwargs["color_title"], path_xy, selected, height, key)
+    # A click is taken before the run it triggers (the page's handle_event after the map then
+    # sees it done): one script run a click instead of a run and an st.rerun().
     return latent_map(images=_display_images(c.images),
                       recons=_display_images(c.enc.get("recon")),
                       grid_images=_display_images(grid_images), grid_extent=extent,
-                      window_grid=window_grid, **map_info, **kwargs)
+                      window_grid=window_grid, on_event=lambda ev: handle_event(c, m, ev, key),
+                      **map_info, **kwargs)
 
 
 def handle_event(c: state.Ctx, m: MapInfo, ev, key: str = "latent_map") -> bool:

@@ -48,6 +48,7 @@ function viridis(t) { // polynomial fit of matplotlib's viridis (t in 0..1)
 const VIRIDIS = Array.from({ length: 256 }, (_, i) => viridis(i / 255));
 
 function b64bytes(s) {
+  if (s instanceof Uint8Array) return s; // sent raw (entry.js decodeData)
   if (typeof Uint8Array.fromBase64 === "function") return Uint8Array.fromBase64(s);
   const bin = atob(s);
   const u = new Uint8Array(bin.length);
@@ -105,8 +106,8 @@ function decodePoints(p) {
 // 150-450 ms of main-thread time per 2048x2048 page, ~2.2 s for 70k points in 8 pages, during
 // which pan, zoom and hover stall. A Web Worker (from an inline source, so no extra file to
 // serve) does it off the main thread; the main thread only receives the pixel buffers.
-function decodePagePixels(bytes, channels, makeCanvas) {
-  return createImageBitmap(new Blob([bytes], { type: "image/png" }),
+function decodePagePixels(bytes, channels, makeCanvas, type) {
+  return createImageBitmap(new Blob([bytes], { type: type || "image/png" }),
     { premultiplyAlpha: "none", colorSpaceConversion: "none" }).then((bmp) => {
     const w = bmp.width, h = bmp.height;
     const ctx = makeCanvas(w, h).getContext("2d", { willReadFrequently: true });
@@ -126,8 +127,8 @@ const WORKER_SRC = `
 ${b64bytes.toString()}
 ${decodePagePixels.toString()}
 onmessage = (e) => {
-  const { id, b64, channels } = e.data;
-  decodePagePixels(b64bytes(b64), channels, (w, h) => new OffscreenCanvas(w, h)).then(
+  const { id, b64, channels, type } = e.data;
+  decodePagePixels(b64bytes(b64), channels, (w, h) => new OffscreenCanvas(w, h), type).then(
     (r) => postMessage({ id, w: r.w, h: r.h, data: r.data }, [r.data.buffer]),
     (err) => postMessage({ id, error: String(err && err.message || err) }));
 };`;
@@ -152,14 +153,14 @@ function decodeWorker() {
   return WORKER || null;
 }
 
-async function decodeAtlasPage(b64, channels) {
+async function decodeAtlasPage(b64, channels, type) {
   const w = typeof OffscreenCanvas === "function" ? decodeWorker() : null;
   if (w) {
     try {
       const page = await new Promise((resolve, reject) => {
         const id = ++WORKER_SEQ;
         WORKER_WAIT.set(id, { resolve, reject });
-        w.postMessage({ id, b64, channels });
+        w.postMessage({ id, b64, channels, type }); // copied, not transferred: the fallback may need it
       });
       window.__latentMapStats.workerPages = (window.__latentMapStats.workerPages || 0) + 1;
       return page;
@@ -169,12 +170,13 @@ async function decodeAtlasPage(b64, channels) {
   }
   return decodePagePixels(b64bytes(b64), channels, (cw, ch) =>
     typeof OffscreenCanvas === "function" ? new OffscreenCanvas(cw, ch)
-      : Object.assign(document.createElement("canvas"), { width: cw, height: ch }));
+      : Object.assign(document.createElement("canvas"), { width: cw, height: ch }), type);
 }
 
 async function decodeAtlas(p) {
   const t0 = performance.now();
-  const pages = await Promise.all(p.pages.map((b) => decodeAtlasPage(b, p.channels)));
+  const type = "image/" + (p.format || "png"); // webp: latent_map.ATLAS_FORMAT
+  const pages = await Promise.all(p.pages.map((b) => decodeAtlasPage(b, p.channels, type)));
   const a = { kind: "atlas", count: p.count, cellW: p.cellW, cellH: p.cellH, cols: p.cols,
               perPage: p.perPage, channels: p.channels, pages, decodeMs: performance.now() - t0 };
   if (p.zhead) { // decoded grids of projected maps: the latent of each cell (first dims, norm)

@@ -1,0 +1,39 @@
+// The component's registered code: a small loader. The map's own code (latent_map.js_source(),
+// ~70 kB) comes in the data of a session's first render only ({"code": {"ref", "src"}}, named by
+// "codeRef" in every render) and is imported once from a blob: URL; a component's registered
+// js goes with every render, so sending the map's code that way cost every click ~70 kB.
+const MODULES = globalThis.__latentMapModules || (globalThis.__latentMapModules = new Map());
+
+function header(data) { // the JSON header of latent_map.pack_frame's frame (or plain JSON bytes)
+  if (!(data instanceof ArrayBuffer || ArrayBuffer.isView(data))) return data;
+  const b = data instanceof ArrayBuffer ? new Uint8Array(data)
+    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (!(b.length >= 8 && b[0] === 76 && b[1] === 77 && b[2] === 66 && b[3] === 49)) {
+    return JSON.parse(new TextDecoder().decode(b));
+  }
+  const n = new DataView(b.buffer, b.byteOffset + 4, 4).getUint32(0, true);
+  return JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n)));
+}
+
+export default function (component) {
+  let head;
+  try { head = header(component.data); } catch (err) { console.error("latent_map: bad data", err); return; }
+  const ref = head && head.codeRef;
+  if (!ref) return;
+  let m = MODULES.get(ref);
+  if (!m && head.code && head.code.ref === ref) {
+    const url = URL.createObjectURL(new Blob([head.code.src], { type: "text/javascript" }));
+    m = { module: null, promise: import(url) };
+    m.promise.then((mod) => { m.module = mod; URL.revokeObjectURL(url); },
+      (err) => { MODULES.delete(ref); console.error("latent_map: code failed to load", err); });
+    MODULES.set(ref, m);
+  }
+  if (!m) { // a page that lost the code (e.g. reloaded into the same session): ask for it again
+    if (component.setTriggerValue) component.setTriggerValue("missing", [ref]);
+    return;
+  }
+  if (m.module) return m.module.default(component); // every render after the first: at once
+  let cleanup = null, gone = false;
+  m.promise.then((mod) => { if (!gone) cleanup = mod.default(component); });
+  return () => { gone = true; if (typeof cleanup === "function") cleanup(); };
+}
