@@ -14,7 +14,7 @@ SHAPE_NAMES = ["square", "circle", "triangle", "cross", "heart", "ring"]
 
 def make_checkpoint(path: Path, latent_dim: int = 2, arch: str = "conv", hidden=(8, 16),
                     num_classes: int = 0, dataset: str = "shapes", seed: int = 0,
-                    label_names=None) -> Path:
+                    label_names=None, train: TrainConfig | None = None) -> Path:
     torch.manual_seed(seed)
     mc = ModelConfig(arch=arch, image_shape=[1, 28, 28], latent_dim=latent_dim,
                      hidden=list(hidden), num_classes=num_classes).validate()
@@ -23,6 +23,6 @@ def make_checkpoint(path: Path, latent_dim: int = 2, arch: str = "conv", hidden=
     model = VAE(mc)
     history = [{"epoch": 1, "train_loss": 200.0, "test_loss": 190.0, "train_kl": 3.0,
                 "test_kl": 3.1, "train_recon": 197.0, "test_recon": 187.0}]
-    doc = build_metadata(mc, dc, TrainConfig(epochs=1), history=history,
+    doc = build_metadata(mc, dc, train or TrainConfig(epochs=1), history=history,
                          metrics={"test_loss": 190.0, "note": "<b>not html</b>"})
     return save_checkpoint(path, model, doc)

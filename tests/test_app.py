@@ -73,6 +73,22 @@ def test_bad_path_keeps_previous_model(env, tmp_path):
     _ok(at)
 
 
+def test_info_says_when_the_map_was_shaped_by_the_neighbour_term(env, tmp_path, monkeypatch):
+    from vae_training.config import TrainConfig
+    d = tmp_path / "cks"
+    d.mkdir()
+    make_checkpoint(d / checkpoints.DEFAULT_NAME, train=TrainConfig(epochs=1, neighbour_weight=20.0))
+    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(d))
+    at = _app()
+    at.switch_page("views/info.py").run()
+    _ok(at)
+    assert any("weight 20" in i.value and "shaped on purpose" in i.value for i in at.info)
+    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(env))
+    plain = _app()
+    plain.switch_page("views/info.py").run()
+    assert not any("shaped on purpose" in i.value for i in plain.info)
+
+
 def test_good_path_switches_model(env):
     at = _app()
     at.sidebar.radio(key="ck_source").set_value("Path on disk").run()

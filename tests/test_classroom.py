@@ -3,6 +3,7 @@ network, asserted as counts and bytes, never as times (bench/classroom_load.py h
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import gc
 import sys
 from pathlib import Path
@@ -98,7 +99,10 @@ def test_a_click_on_the_map_is_one_script_run_that_shows_the_point(server):
         await s.close()
         return out
 
-    (fin_a, bytes_a, texts_a), (fin_b, _, texts_b) = asyncio.run(go())
+    # in a thread of its own: the browser tests' session-wide Playwright keeps an event loop
+    # running in this one, where asyncio.run() refuses to start
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        (fin_a, bytes_a, texts_a), (fin_b, _, texts_b) = pool.submit(asyncio.run, go()).result()
     assert len(fin_a) == 1 and len(fin_b) == 1  # no FINISHED_EARLY_FOR_RERUN before it
     assert any(t.startswith("A: ") and "#5" in t for t in texts_a), texts_a
     assert any(t.startswith("B: ") and "#9" in t for t in texts_b), texts_b

@@ -16,6 +16,12 @@ st.text(f"sha256: {ck.sha256}")
 if isinstance(ck.info.get("description"), str):  # converted files: layout and assumptions
     st.text(ck.info["description"][:4000])
 
+if ck.train.neighbour_weight > 0:
+    st.info(f"This map was shaped on purpose: trained with a neighbour-preserving term "
+            f"(parametric UMAP's loss on the latent means, weight {ck.train.neighbour_weight:g}, "
+            f"{ck.train.neighbour_k} neighbours per image), so images that are close in pixel "
+            f"space were kept close in the latent space, on top of the ELBO.")
+
 summ = checkpoints.summary(ck)
 left, right = st.columns([1, 1])
 with left:
