@@ -6,6 +6,7 @@ nothing is downloaded; it builds from a copy of the source tree (setuptools writ
 """
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import re
 import shutil
@@ -107,6 +108,26 @@ def test_vae_train_runs_from_another_folder(installed):
 @pytest.mark.e2e
 @pytest.mark.skipif(harness.chromium_missing_reason() is not None,
                     reason=str(harness.chromium_missing_reason()))
+def _open_in_browser(url: str) -> tuple[str, str]:
+    """The checkpoint picked in the sidebar and the uploader's text, from a real Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = harness.launch_browser(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 950})
+        page.set_default_timeout(120_000)
+        page.goto(url)
+        harness.wait_for_app_run(page)
+        harness.wait_for_map(page)
+        picked = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.inner_html()
+        page.locator('[data-testid="stSidebar"] label', has_text="Upload").first.click()
+        uploader = page.locator('[data-testid="stSidebar"] [data-testid="stFileUploader"]')
+        uploader.wait_for()
+        upload_text = uploader.inner_text()
+        browser.close()
+    return picked, upload_text
+
+
 def test_vae_explorer_serves_the_shipped_default_from_another_folder(installed, tmp_path):
     _, bin_dir, env, elsewhere = installed
     server = harness.AppServer(tmp_path, log_path=tmp_path / "streamlit.log")
@@ -119,21 +140,10 @@ def test_vae_explorer_serves_the_shipped_default_from_another_folder(installed, 
         server.wait_healthy(120)
         with urllib.request.urlopen(server.url + "/") as r:
             assert r.status == 200 and b"<noscript>" in r.read()
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
-            browser = harness.launch_browser(p)
-            page = browser.new_page(viewport={"width": 1400, "height": 950})
-            page.set_default_timeout(120_000)
-            page.goto(server.url)
-            harness.wait_for_app_run(page)
-            harness.wait_for_map(page)
-            picked = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.inner_html()
-            page.locator('[data-testid="stSidebar"] label', has_text="Upload").first.click()
-            uploader = page.locator('[data-testid="stSidebar"] [data-testid="stFileUploader"]')
-            uploader.wait_for()
-            upload_text = uploader.inner_text()
-            browser.close()
+        # in a thread of its own: the browser tests' session-wide Playwright keeps an event
+        # loop running in this one, where a second sync_playwright() refuses to start
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            picked, upload_text = pool.submit(_open_in_browser, server.url).result()
     finally:
         server.stop()
     assert "shapes-conv-z2.safetensors" in picked
