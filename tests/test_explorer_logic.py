@@ -588,3 +588,19 @@ def test_scrub_frames_data_packs_every_frame():
     i = scrub.frame_index(0.5)
     assert i == 32 and np.array_equal(unpack_cell(atlas, i), frames[i])
     assert scrub.frame_index(-3) == 0 and scrub.frame_index(1) == scrub.FRAMES - 1
+
+
+def test_encoding_the_servers_read_only_images_warns_nothing(tmp_path):
+    """The dataset sample is shared read-only between sessions; torch.from_numpy of a read-only
+    array warned on every cold encode (server logs filled with 'not writable')."""
+    import warnings
+
+    from vae_training.checkpoint import load_checkpoint
+    ck = load_checkpoint(make_checkpoint(tmp_path / "m.safetensors"))
+    imgs = np.random.default_rng(0).integers(0, 256, (20, 1, 28, 28), dtype=np.uint8)
+    imgs.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = encode.encode_codes(ck.model, imgs, None)
+        rec = encode.encode_split(ck.model, imgs, None)
+    assert out["mu"].shape == (20, 2) and len(rec["mu"]) == 20

@@ -104,7 +104,8 @@ def encode_codes(model, images: np.ndarray, labels: np.ndarray | None, preproces
     logvar = np.empty((n, d), np.float32)
     yt = _labels_for(model, labels)
     for i in range(0, n, batch):
-        xb = to_data_space(torch.from_numpy(np.ascontiguousarray(images[i:i + batch])), preprocess)
+        # a copy of the batch: the shared image array is read-only (one per server), torch warns
+        xb = to_data_space(torch.from_numpy(np.array(images[i:i + batch])), preprocess)
         m, lv = model.encode(xb, None if yt is None else yt[i:i + batch])
         mu[i:i + batch] = m.numpy()
         logvar[i:i + batch] = lv.numpy()
@@ -130,11 +131,11 @@ def reconstruct(model, mu: np.ndarray, images: np.ndarray, labels: np.ndarray | 
     yt = _labels_for(model, labels)
     for i in range(0, n, batch):
         with (lock or contextlib.nullcontext()), torch.inference_mode():
-            zb = torch.from_numpy(np.ascontiguousarray(mu[i:i + batch], np.float32))
+            zb = torch.from_numpy(np.array(mu[i:i + batch], np.float32))
             xr = to_unit(model.mean_image(zb, None if yt is None else yt[i:i + batch]),
                          preprocess).clamp(0, 1)
         recon[i:i + batch] = to_uint8(xr)
-        orig = torch.from_numpy(np.ascontiguousarray(images[i:i + batch])).float() / 255.0
+        orig = torch.from_numpy(np.array(images[i:i + batch])).float() / 255.0
         rec_err[i:i + batch] = ((xr - orig) ** 2).flatten(1).mean(1).numpy()
         if progress:
             progress(min(1.0, (i + batch) / max(1, n)))
