@@ -604,3 +604,9 @@ def test_encoding_the_servers_read_only_images_warns_nothing(tmp_path):
         out = encode.encode_codes(ck.model, imgs, None)
         rec = encode.encode_split(ck.model, imgs, None)
     assert out["mu"].shape == (20, 2) and len(rec["mu"]) == 20
+    cvae = load_checkpoint(make_checkpoint(tmp_path / "c.safetensors", num_classes=6))
+    labels = np.arange(20) % 6
+    labels.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert encode.encode_codes(cvae.model, imgs, labels)["mu"].shape == (20, 2)

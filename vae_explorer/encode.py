@@ -85,7 +85,7 @@ def decode_one(model, z: np.ndarray, preprocess: str = "unit", y=None) -> np.nda
 def _labels_for(model, labels) -> torch.Tensor | None:
     if not getattr(model, "num_classes", 0):
         return None
-    return torch.as_tensor(np.asarray(labels), dtype=torch.long).clamp(0, model.num_classes - 1)
+    return torch.as_tensor(np.array(labels), dtype=torch.long).clamp(0, model.num_classes - 1)
 
 
 @torch.inference_mode()
