@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import numpy as np
 
+from . import bidi
 from .atlas import content_hash, encode_png
 from .images import upscale
-
-ASSETS = Path(__file__).parent / "components" / "imagegrid"
-COMPONENT_NAME = "vae_explorer.imagegrid"
-_component_fn = None
 
 
 def pair(original: np.ndarray, recon: np.ndarray | None, pad: int = 1) -> np.ndarray:
@@ -40,13 +36,7 @@ def grid_data(images: list[np.ndarray], captions: list[str], indices, key: str,
 
 
 def _component():
-    global _component_fn
-    if _component_fn is None:
-        import streamlit as st
-        _component_fn = st.components.v2.component(
-            COMPONENT_NAME, js=(ASSETS / "imagegrid.js").read_text(encoding="utf-8"),
-            css=(ASSETS / "imagegrid.css").read_text(encoding="utf-8"), isolate_styles=True)
-    return _component_fn
+    return bidi.component("imagegrid")
 
 
 def image_grid(images, captions, indices, key: str, scale: int = 2, cell_px: int = 120) -> int | None:

@@ -6,17 +6,13 @@ browser (components/scrub/scrub.js) with no server round trip; t comes back on r
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
+from . import bidi
 from .atlas import content_hash, pack_atlas
 
-ASSETS = Path(__file__).parent / "components" / "scrub"
-COMPONENT_NAME = "vae_explorer.scrub"
 FRAMES = 65  # t = i / 64: the midpoint and quarters are frames
-
-_component_fn = None
 
 
 def frame_index(t: float, n: int = FRAMES) -> int:
@@ -36,13 +32,7 @@ def frames_data(frames: np.ndarray, norms, t: float, key: str) -> dict:
 
 
 def _component():
-    global _component_fn
-    if _component_fn is None:
-        import streamlit as st
-        _component_fn = st.components.v2.component(
-            COMPONENT_NAME, js=(ASSETS / "scrub.js").read_text(encoding="utf-8"),
-            css=(ASSETS / "scrub.css").read_text(encoding="utf-8"), isolate_styles=True)
-    return _component_fn
+    return bidi.component("scrub")
 
 
 def scrubber(frames: np.ndarray, norms, t: float, key: str, on_change) -> None:

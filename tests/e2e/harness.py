@@ -159,6 +159,27 @@ def point_client_xy(page, i: int, key: str = "latent_map") -> tuple[float, float
     return x, y
 
 
+def all_client_xy(page, key: str = "latent_map") -> list[list[float]]:
+    """Every point's position on the page, in the map's own projection."""
+    return page.evaluate("k => { const a = window.__latentMaps[k], n = a.instance.points.n, out = [];"
+                         " for (let i = 0; i < n; i++) out.push(a.project(i)); return out; }", key)
+
+
+def plot_box(page, fx0, fy0, fx1, fy1, key: str = "latent_map") -> tuple[float, ...]:
+    """Client rectangle at fractions of the map's plot area."""
+    return tuple(page.evaluate("""([k, a, b, c, d]) => { const m = window.__latentMaps[k].instance,
+        r = m.plotRect(), o = m.overlay.getBoundingClientRect();
+        return [o.left + r.x + a * r.w, o.top + r.y + b * r.h, o.left + r.x + c * r.w,
+                o.top + r.y + d * r.h]; }""", [key, fx0, fy0, fx1, fy1]))
+
+
+def open_map(page, app_server, path: str = "/"):
+    """Open the app at path and wait until its map is ready."""
+    page.goto(app_server.url + path)
+    wait_for_app_run(page)
+    return wait_for_map(page)
+
+
 def find_isolated_point(page, key: str = "latent_map", clearance_px: float = 9) -> int:
     """Index of a drawn point with no other visible point within clearance_px on screen, so that
     hovering it is unambiguous (falls back to a point that is at least its own nearest)."""

@@ -7,7 +7,7 @@ Run: nice -n 5 .venv/bin/python -m pytest -m e2e tests/e2e/test_inspect_e2e.py -
 from __future__ import annotations
 
 import pytest
-from harness import wait_for_app_run, wait_for_map
+from harness import all_client_xy, open_map, plot_box, wait_for_app_run, wait_for_map
 
 pytestmark = pytest.mark.e2e
 
@@ -49,22 +49,6 @@ def test_every_colour_by_option_is_fully_visible(browser, app_server, width):
 
 
 # ------------------------------------------------------------------ helpers for the map tests
-def open_map(page, app_server, path: str = "/"):
-    page.goto(app_server.url + path)
-    wait_for_app_run(page)
-    return wait_for_map(page)
-
-
-def client_xy(page) -> list[list[float]]:
-    return page.evaluate(f"() => {{ const a = {API}, n = a.instance.points.n, out = [];"
-                         f" for (let i = 0; i < n; i++) out.push(a.project(i)); return out; }}")
-
-
-def plot_box(page, fx0, fy0, fx1, fy1):
-    return tuple(page.evaluate(f"""([a, b, c, d]) => {{ const m = {API}.instance, r = m.plotRect(),
-        o = m.overlay.getBoundingClientRect();
-        return [o.left + r.x + a * r.w, o.top + r.y + b * r.h, o.left + r.x + c * r.w, o.top + r.y + d * r.h]; }}""",
-                               [fx0, fy0, fx1, fy1]))
 
 
 def drag_box(page, box, key=None):
@@ -86,7 +70,7 @@ def inside(page, box) -> set[int]:
     ox, oy = page.evaluate(f"() => {{ const r = {API}.instance.overlay.getBoundingClientRect(); return [r.left, r.top]; }}")
     x0, x1 = sorted((bx0 + ox, bx1 + ox))
     y0, y1 = sorted((by0 + oy, by1 + oy))
-    return {i for i, (x, y) in enumerate(client_xy(page)) if x0 <= x <= x1 and y0 <= y <= y1}
+    return {i for i, (x, y) in enumerate(all_client_xy(page)) if x0 <= x <= x1 and y0 <= y <= y1}
 
 
 def selected(page, slot="s1") -> set[int]:
@@ -140,7 +124,7 @@ def test_shift_adds_to_the_selection_and_alt_takes_away(page, app_server):
     page.keyboard.up("Shift")
     ox, oy = page.evaluate(f"() => {{ const r = {API}.instance.overlay.getBoundingClientRect(); return [r.left, r.top]; }}")
     poly = np.array(page.evaluate(f"() => {API}.instance.lastPoly")).reshape(-1, 2) + (ox, oy)
-    c = set(np.flatnonzero(points_in_polygon(np.array(client_xy(page)), poly)).tolist())
+    c = set(np.flatnonzero(points_in_polygon(np.array(all_client_xy(page)), poly)).tolist())
     assert c - a - b and selected(page) == a | b | c
     page.locator('.lm-tool[data-tool="box"]').first.click()
     drag_box(page, a_box, "Alt")  # alt: takes the box out

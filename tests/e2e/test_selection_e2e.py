@@ -8,30 +8,12 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from harness import find_isolated_point, point_client_xy, wait_for_app_run, wait_for_map
+from harness import (all_client_xy, find_isolated_point, open_map, plot_box, point_client_xy,
+                     wait_for_app_run)
 
 pytestmark = pytest.mark.e2e
 
 API = "window.__latentMaps['latent_map']"
-
-
-def open_map(page, app_server, path: str = "/"):
-    page.goto(app_server.url + path)
-    wait_for_app_run(page)
-    return wait_for_map(page)
-
-
-def all_client_xy(page) -> list[list[float]]:
-    return page.evaluate(f"() => {{ const a = {API}, n = a.instance.points.n, out = [];"
-                         f" for (let i = 0; i < n; i++) out.push(a.project(i)); return out; }}")
-
-
-def plot_box(page, fx0, fy0, fx1, fy1) -> tuple[float, float, float, float]:
-    """Client rectangle at fractions of the plot area."""
-    return tuple(page.evaluate(f"""([a, b, c, d]) => {{ const m = {API}.instance, r = m.plotRect(),
-        o = m.overlay.getBoundingClientRect();
-        return [o.left + r.x + a * r.w, o.top + r.y + b * r.h, o.left + r.x + c * r.w, o.top + r.y + d * r.h]; }}"""
-                               , [fx0, fy0, fx1, fy1]))
 
 
 def drag(page, pts, shift=False):
