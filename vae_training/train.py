@@ -268,12 +268,11 @@ def _neighbour_term(run: Run, n: int) -> torch.Tensor:
     """Parametric UMAP's loss on the encoder means of n edges drawn from the data's graph."""
     head, tail = run.edges.sample(n)
     images = run.batches.images  # uint8, already on the device
-    x = to_data_space(images[torch.cat([head, tail]).to(images.device)], run.cfg.preprocess)
+    idx = torch.cat([head, tail]).to(images.device)
+    x = to_data_space(images[idx], run.cfg.preprocess)
     if run.cfg.binarize == "dynamic":
         x = dynamic_binarize(x)  # the encoder sees what the ELBO's batches show it
-    y = None
-    if run.mc.num_classes > 0:
-        y = run.batches.labels[torch.cat([head, tail]).to(images.device)]
+    y = run.batches.labels[idx] if run.mc.num_classes > 0 else None
     mu = objective.unwrap(run.step_model).encode(x, y)[0]
     a, b = run.umap_ab
     return neighbour_graph.umap_cross_entropy(mu[:n], mu[n:], a, b, generator=run.edges.gen)
