@@ -40,3 +40,24 @@ def test_conditional_and_odd_sizes(arch, hidden):
     assert model.log_sigma.grad is not None
     with pytest.raises(ValueError, match="labels"):
         model(x)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_the_latent_path_stays_fp32_under_bf16_autocast(arch):
+    # bf16 rounds a code to ~3 significant digits, coarse beside a posterior's spread: the heads,
+    # the noise and the decoder's first layer run in fp32; the rest of the network in bf16
+    m = VAE(ModelConfig(arch=arch, image_shape=[1, 28, 28], hidden=[16, 32] if arch == "conv"
+                        else [64], latent_dim=4))
+    x = torch.rand(8, 1, 28, 28)
+    seen = {}
+    first = m.fc_dec if arch == "conv" else m.fc3
+    first.register_forward_hook(lambda mod, inp, out: seen.update(dec_in=inp[0].dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mu, logvar = m.encode(x)
+        out = m.decode(m.reparameterize(mu, logvar))
+    assert mu.dtype == logvar.dtype == torch.float32
+    assert seen["dec_in"] == torch.float32
+    assert out.dtype == torch.bfloat16  # the rest still runs in bf16
+    # and without autocast nothing changes
+    mu2, _ = m.encode(x)
+    assert mu2.dtype == torch.float32

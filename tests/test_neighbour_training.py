@@ -56,6 +56,27 @@ def test_bad_neighbour_settings_are_refused(tmp_path):
         train(_cfg(tmp_path, tmp_path / "data", neighbour_weight=-1.0))
     with pytest.raises(ConfigError, match="neighbour"):
         train(_cfg(tmp_path, tmp_path / "data", neighbour_weight=1.0, neighbour_k=1))
+    with pytest.raises(ConfigError, match="neighbour-scale"):
+        train(_cfg(tmp_path, tmp_path / "data", neighbour_weight=1.0, neighbour_scale=0.0))
+    with pytest.raises(ConfigError, match="neighbour-edges"):
+        train(_cfg(tmp_path, tmp_path / "data", neighbour_weight=1.0, neighbour_edges=0))
+
+
+def test_a_run_saved_before_scale_and_edges_existed_resumes_as_it_ran(tmp_path):
+    # --neighbour-scale / --neighbour-edges came with defaults of 5 and 4; a run saved without
+    # them used distances as they were and one edge per image, and must go on doing so
+    import dataclasses
+
+    from vae_training.checkpoint import save_trainer_state
+    from vae_training.runconfig import resume_config
+    old = dataclasses.asdict(_cfg(tmp_path, tmp_path / "data", neighbour_weight=400.0))
+    del old["neighbour_scale"], old["neighbour_edges"]
+    (tmp_path / "run").mkdir()
+    save_trainer_state(tmp_path / "run" / "trainer_state.pt",
+                       {"run_config": old, "epoch": 1, "model": {}, "history": []})
+    cfg, _ = resume_config(_cfg(tmp_path, tmp_path / "data", resume=True))
+    assert (cfg.neighbour_weight, cfg.neighbour_scale, cfg.neighbour_edges) == (400.0, 1.0, 1)
+    assert (RunConfig().neighbour_scale, RunConfig().neighbour_edges) == (5.0, 4)
 
 
 def _sampled_code_accuracy(run_dir, root) -> tuple[float, float]:
@@ -78,14 +99,16 @@ def _sampled_code_accuracy(run_dir, root) -> tuple[float, float]:
 def test_the_term_keeps_clusters_apart_where_the_plain_vae_merges_them(tmp_path, monkeypatch):
     # With a very wide Gaussian likelihood the reconstruction barely rewards a code, so the plain
     # VAE's posterior collapses onto the prior and its two clusters overlap; the neighbour term
-    # keeps the pixel-space neighbourhoods, hence the clusters, apart.
+    # keeps the pixel-space neighbourhoods, hence the clusters, apart. Here the posterior is as
+    # wide as the prior, so the clusters must be apart by several latent units: scale 1 (the
+    # default 5 is for MNIST-like posteriors, ~0.1 wide, where a smaller gap suffices).
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
     root = tmp_path / "data"
     _two_clusters(root)
     kw = dict(likelihood="gaussian", gaussian_sigma=10.0, epochs=6)
     plain = train(_cfg(tmp_path, root, out=str(tmp_path / "plain"), **kw))
     kept = train(_cfg(tmp_path, root, out=str(tmp_path / "kept"), neighbour_weight=50.0,
-                      neighbour_k=10, **kw))
+                      neighbour_k=10, neighbour_scale=1.0, **kw))
     assert load_checkpoint(kept / "model.safetensors").train.neighbour_weight == 50.0
     acc_plain, gap_plain = _sampled_code_accuracy(plain, root)
     acc_kept, gap_kept = _sampled_code_accuracy(kept, root)

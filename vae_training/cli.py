@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--neighbour-k", type=int, default=15, metavar="K",
                    help="neighbours per image in the data's fuzzy k-NN graph (umap-learn; built "
                         "once, cached in ~/.cache/vae-explorer/neighbour-graphs; default 15)")
+    o.add_argument("--neighbour-scale", type=float, default=5.0, metavar="S",
+                   help="the term sees latent distances x S: UMAP's curve separates clusters a "
+                        "few units apart, the prior keeps codes within ~3 of 0 (default 5)")
+    o.add_argument("--neighbour-edges", type=int, default=4, metavar="E",
+                   help="graph edges drawn per training image of a batch (default 4)")
     o.add_argument("--seed", type=int, default=0, help="seed of init, batch order and noise")
     s = p.add_argument_group("system and output")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],

@@ -192,6 +192,8 @@ class TrainConfig:
     precision: str = ""  # "fp32" | "bf16" as the run used it; "": not recorded (older files)
     neighbour_weight: float = 0.0  # parametric-UMAP term on the latent means; 0: a plain VAE
     neighbour_k: int = 15  # neighbours per image in the data's fuzzy k-NN graph
+    neighbour_scale: float = 5.0  # latent distance x this = UMAP's distance (see neighbour_graph)
+    neighbour_edges: int = 4  # graph edges drawn per training image in a batch
     iw_samples: int = 0  # k of the importance-weighted bound at the end of training; 0: skip
     data_root: str = ""
     out: str = ""

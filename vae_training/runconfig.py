@@ -49,6 +49,8 @@ class RunConfig:
     free_bits: float = 0.0
     neighbour_weight: float = 0.0
     neighbour_k: int = 15
+    neighbour_scale: float = 5.0
+    neighbour_edges: int = 4
     seed: int = 0
     # system / output
     device: str = "auto"
@@ -70,7 +72,8 @@ class RunConfig:
                            warmup_epochs=self.warmup_epochs, free_bits=self.free_bits,
                            seed=self.seed, device=self.device, compile=self.compile,
                            precision=self.precision, neighbour_weight=self.neighbour_weight,
-                           neighbour_k=self.neighbour_k,
+                           neighbour_k=self.neighbour_k, neighbour_scale=self.neighbour_scale,
+                           neighbour_edges=self.neighbour_edges,
                            threads=self.threads, iw_samples=self.iw_samples,
                            data_root=self.data_root, out=self.out)
 
@@ -116,6 +119,9 @@ def resume_config(cfg: RunConfig, device: torch.device | None = None) -> tuple[R
     saved = dict(st.get("run_config") or {})
     if "precision" not in saved:
         saved["precision"] = "bf16" if device is not None and device.type == "cuda" else "fp32"
+    if "neighbour_weight" in saved and "neighbour_scale" not in saved:
+        # runs from before these settings existed used distances as they are and one edge each
+        saved.update(neighbour_scale=1.0, neighbour_edges=1)
     merged = {**saved, **{k: getattr(cfg, k) for k in RESUME_OVERRIDES}}
     merged["out"] = str(out)
     if not cfg.data_root:

@@ -117,6 +117,9 @@ def _neighbour_edges(cfg: RunConfig, train_ds: Dataset, world: int, rank: int):
     w, k = cfg.neighbour_weight, cfg.neighbour_k
     if not (math.isfinite(w) and w >= 0) or not 2 <= k <= 200:
         raise ConfigError("--neighbour-weight must be >= 0 and --neighbour-k between 2 and 200")
+    if not (math.isfinite(cfg.neighbour_scale) and 0 < cfg.neighbour_scale <= 1000
+            and 1 <= cfg.neighbour_edges <= 64):
+        raise ConfigError("--neighbour-scale must be in (0, 1000] and --neighbour-edges in 1..64")
     if w == 0:
         return None
     if world > 1:
@@ -266,6 +269,7 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[list[float], float]:
 
 def _neighbour_term(run: Run, n: int) -> torch.Tensor:
     """Parametric UMAP's loss on the encoder means of n edges drawn from the data's graph."""
+    n *= run.cfg.neighbour_edges
     head, tail = run.edges.sample(n)
     images = run.batches.images  # uint8, already on the device
     idx = torch.cat([head, tail]).to(images.device)
@@ -275,7 +279,9 @@ def _neighbour_term(run: Run, n: int) -> torch.Tensor:
     y = run.batches.labels[idx] if run.mc.num_classes > 0 else None
     mu = objective.unwrap(run.step_model).encode(x, y)[0]
     a, b = run.umap_ab
-    return neighbour_graph.umap_cross_entropy(mu[:n], mu[n:], a, b, generator=run.edges.gen)
+    s = run.cfg.neighbour_scale
+    return neighbour_graph.umap_cross_entropy(mu[:n] * s, mu[n:] * s, a, b,
+                                              generator=run.edges.gen)
 
 
 def _metadata(run: Run, metrics: dict) -> dict:
