@@ -37,3 +37,12 @@ def test_card_refuses_a_broken_file(tmp_path, capsys):
     bad.write_bytes(b"\x00" * 64)
     assert main([str(bad)]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_card_says_when_a_map_was_shaped_by_the_neighbour_term(tmp_path):
+    from vae_training.checkpoint import read_metadata
+    a = make_checkpoint(tmp_path / "a.safetensors", latent_dim=2)
+    train = dict(read_metadata(a)["train"], neighbour_weight=4000.0)
+    update_checkpoint_metadata(a, train=train)
+    row_a = next(line for line in render([a]).splitlines() if line.startswith("| `a.safetensors`"))
+    assert "z=2 + neighbour term (W=4000)" in row_a

@@ -19,7 +19,8 @@ if isinstance(ck.info.get("description"), str):  # converted files: layout and a
 if ck.train.neighbour_weight > 0:
     st.info(f"This map was shaped on purpose: trained with a neighbour-preserving term "
             f"(parametric UMAP's loss on the latent means, weight {ck.train.neighbour_weight:g}, "
-            f"{ck.train.neighbour_k} neighbours per image), so images that are close in pixel "
+            f"{ck.train.neighbour_k} neighbours per image, latent distances "
+            f"x{ck.train.neighbour_scale:g}), so images that are close in pixel "
             f"space were kept close in the latent space, on top of the ELBO.")
 
 summ = checkpoints.summary(ck)
