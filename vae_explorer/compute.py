@@ -49,8 +49,8 @@ def warm_up(ck) -> None:
 
 def _root_stamp(name: str, root: str) -> str:
     """Cheap fingerprint of the data folder (folder mtimes, two levels), so a changed dataset
-    is not served from the disk cache. The built-in 'shapes' is generated: no folder."""
-    if name == "shapes":
+    is not served from the disk cache. The built-in shapes datasets are generated: no folder."""
+    if name in ("shapes", "shapes-rgb"):
         return "builtin"
     p = Path(root).expanduser()
     parts = []

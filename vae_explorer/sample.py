@@ -42,6 +42,7 @@ def missing_sentence(e, root: str) -> str:
 SPLIT_SIZES = {  # (test, train) images of each split, as torchvision and vae_training.shapes ship them
     "mnist": (10_000, 60_000), "fashion-mnist": (10_000, 60_000), "kmnist": (10_000, 60_000),
     "cifar10": (10_000, 50_000), "shapes": (5_000, 20_000),
+    "shapes-rgb": (3_000, 12_000),
 }
 
 

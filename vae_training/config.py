@@ -18,7 +18,7 @@ LIKELIHOODS = ("bernoulli", "gaussian", "gaussian_learned")
 PREPROCESS = ("unit", "symmetric")
 BINARIZE = ("none", "dynamic")
 # The datasets this tool can load (vae_training.data); a checkpoint naming another one is refused.
-DATASETS = ("shapes", "mnist", "fashion-mnist", "kmnist", "cifar10", "celeba", "folder")
+DATASETS = ("shapes", "shapes-rgb", "mnist", "fashion-mnist", "kmnist", "cifar10", "celeba", "folder")
 KERNELS = (3, 4)  # stride-2, padding-1 convs: 3 halves rounding up, 4 rounding down
 DECODER_OUTS = ("conv", "deconv")
 

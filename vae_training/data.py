@@ -94,6 +94,12 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = 
         imgs, labels, factors = shapes.load_shapes(split)
         ds = Dataset("shapes", torch.from_numpy(imgs), torch.from_numpy(labels),
                      list(shapes.SHAPE_NAMES), torch.from_numpy(factors), list(shapes.FACTOR_NAMES))
+    elif name == "shapes-rgb":
+        from . import colour_shapes as cs
+
+        imgs, labels, factors = cs.load(split)
+        ds = Dataset(cs.NAME, torch.from_numpy(imgs), torch.from_numpy(labels),
+                     list(cs.SHAPE_NAMES), torch.from_numpy(factors), list(cs.FACTOR_NAMES))
     elif name in MNIST_LIKE:
         ds = _load_mnist_like(name, root, split, download)
     elif name == "cifar10":
