@@ -317,3 +317,21 @@ def test_a_failed_open_shows_the_hostile_error_text_literally(tmp_path, monkeypa
     shown = [e.value for e in at.sidebar.error]
     assert shown and all("![x](" not in v for v in shown), shown
     assert any(plaintext.md("![x](evil.png)") in v for v in shown), shown
+
+
+def test_the_map_colours_by_a_known_factor_and_colour_by_takes_over_again(env):
+    at = _app()  # the shipped default: built-in shapes, with known factors
+    box = at.selectbox(key="w_colour_factor")
+    assert box.options == ["— (Colour by above)", "scale", "x", "y", "rotation"]
+    box.set_value("scale").run()
+    _ok(at)
+    assert at.session_state["colour_factor"] == "scale"
+    assert at.query_params.get("factor") in ("scale", ["scale"])
+    at.segmented_control(key="w_colour_by").set_value("kl").run()
+    _ok(at)
+    assert at.session_state["colour_factor"] == "" and at.session_state["colour_by"] == "kl"
+    linked = AppTest.from_file(APP, default_timeout=120)
+    linked.query_params["factor"] = "hue"  # a link made on another dataset's map: ignored
+    linked.run()
+    _ok(linked)
+    assert linked.session_state["colour_factor"] == ""

@@ -90,3 +90,44 @@ def test_discrete_factors_are_used_as_categories():
 def test_mismatched_shapes_are_refused():
     with pytest.raises(ValueError, match="same N"):
         factor_scores(np.zeros((10, 2)), np.zeros((9, 1)), ["a"])
+
+
+@pytest.mark.parametrize("split,n", [("test", 1000), ("train+test", 4000)])
+def test_the_maps_sample_gets_the_factors_of_its_own_images(split, n):
+    from vae_explorer import sample
+    x, y = sample.load_split("shapes-rgb", "", split, n)
+    f, names = sample.load_factors("shapes-rgb", split, n)
+    assert f.shape == (n, 6) and names == cs.FACTOR_NAMES
+    bg = f[:, names.index("background")]
+    assert np.allclose(x[:, 0, 0, 0], np.rint(bg * cs.BG_MAX * 255), atol=1)  # same images
+    assert sample.load_factors("mnist", split, n) is None
+
+
+def test_colour_by_factor_applies_only_where_the_data_has_it():
+    from types import SimpleNamespace
+    from vae_explorer import mapview, state
+    assert state.parse_factor("hue") == "hue" and state.parse_factor("") == ""
+    assert state.parse_factor("<img src=x>") is None and state.parse_factor("x" * 40) is None
+    plain = SimpleNamespace(factor_names=[], factors=None)
+    assert mapview.colouring(plain, "kl", "hue") == "kl"  # no such factor: Colour by's layer
+    assert mapview.factor_layer(plain, "f:hue") is None
+    f = np.random.default_rng(0).random((10, 2)).astype(np.float32)
+    rgb = SimpleNamespace(factor_names=["hue", "scale"], factors=f)
+    assert mapview.colouring(rgb, "kl", "scale") == "f:scale"
+    assert mapview.colouring(rgb, "kl", "") == "kl"
+    vals, title = mapview.factor_layer(rgb, "f:scale")
+    assert np.array_equal(vals, f[:, 1]) and title.startswith("scale")
+    assert mapview.factor_layer(rgb, "f:x") is None
+
+
+def test_factor_table_rows_follow_the_kl_order():
+    from vae_explorer.analysis.factors import sample_factors, table
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 3000)
+    f = rng.random((3000, 1))
+    codes = np.stack([rng.standard_normal(3000), f[:, 0], labels + 0.01 * rng.standard_normal(3000)], 1)
+    ff, names, discrete = sample_factors(labels, f, ["hue"])
+    s = factor_scores(codes, ff, names, discrete)
+    t = table(s, [2, 1, 0], np.array([0.0, 1.0, 2.0]))
+    assert t["dimension"] == ["z3 (KL 2.00)", "z2 (KL 1.00)", "z1 (KL 0.00)"]
+    assert t["shape"][0] > 0.9 and t["hue"][1] > 0.9 and t["hue"][2] < 0.05

@@ -249,6 +249,9 @@ def data_sidebar(ck) -> state.Ctx:
     c.images, c.labels, c.enc = images, labels, {**enc, **(rec or {})}
     c.label_names = checkpoints.label_names(ck, labels)
     c.data_desc = f"{dc.dataset} {split}, {len(labels):,} images"
+    known_f = compute.factors(dc.dataset, split, n)
+    if known_f is not None and len(known_f[0]) == len(labels):
+        c.factors, c.factor_names = known_f
     c.extras["encode_seconds"] = time.perf_counter() - t0
     return c
 

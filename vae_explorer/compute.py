@@ -86,6 +86,22 @@ def dataset(name: str, root: str, split: str, n: int):
     return (*_read_only(chw_to_hwc(x), y, x), sample.data_key(name, split, x, y))
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def factors(name: str, split: str, n: int):
+    """(factors (N, F), names) of the map's sample for datasets with known factors, else None.
+    Drawn from the generator's seeds without rendering: milliseconds, so not disk-cached."""
+    got = sample.load_factors(name, split, n)
+    return None if got is None else (*_read_only(got[0]), got[1])
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def factor_scores(sha: str, data_key: str, _mu, _labels, _factors, names: tuple[str, ...]):
+    """Mutual information of each latent dimension with each known factor (and MIG)."""
+    from .analysis import factors as fa
+    f, fnames, discrete = fa.sample_factors(_labels, _factors, list(names))
+    return fa.factor_scores(_mu, f, fnames, discrete)
+
+
 def _read_only(*arrays):
     """Mark shared arrays read-only: every session gets the same objects, and the latent map
     remembers a read-only array's content hash by identity (hashing 5k images took ~5 ms of

@@ -165,6 +165,20 @@ def _fallback_map(xy, labels, label_names, color_values, color_title, path, sele
     return None
 
 
+def colouring(c: state.Ctx, colour: str, factor: str) -> str:
+    """What the map is coloured by: a known factor ("f:<name>") when one is chosen and the
+    sample has it, else the Colour by layer."""
+    return f"f:{factor}" if factor and factor in c.factor_names else colour
+
+
+def factor_layer(c: state.Ctx, colour: str):
+    """(values, title) of a "f:<name>" colouring, or None when the sample has no such factor."""
+    if not colour.startswith("f:") or c.factors is None or colour[2:] not in c.factor_names:
+        return None
+    j = c.factor_names.index(colour[2:])
+    return c.factors[:, j], f"{colour[2:]} (generative factor, 0..1)"
+
+
 def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | None = None,
          height: int = 560, key: str = "latent_map", hover: bool = True,
          found: dict | None = None, neighbours: dict | None = None):
@@ -180,6 +194,8 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
         from .compute_analysis import kept_layer
         if (layer := kept_layer(c, m)) is not None:
             layers["kept"] = layer
+    if (layer := factor_layer(c, colour)) is not None:
+        layers[colour] = layer
     if colour not in layers:  # reconstruction error while the reconstructions are computed
         colour = "label"
     color_values = None if colour == "label" else np.asarray(layers[colour][0], np.float32)

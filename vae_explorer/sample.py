@@ -69,6 +69,23 @@ def default_size(options: list[int], want: int = 10_000) -> int:
     return max(below) if below else min(options)
 
 
+def _pick(one, split: str, n: int, seed: int) -> tuple[np.ndarray, ...]:
+    """The sample's rows of the arrays one(s) gives for split s: the test split first, in order,
+    topped up from the training split for "train+test", then subsampled to n with a fixed seed."""
+    parts = one("test")
+    if split == "train+test" and len(parts[0]) < n:
+        train = one("train")
+        rng = np.random.default_rng(seed)
+        take = rng.permutation(len(train[0]))[: n - len(parts[0])]
+        take.sort()
+        parts = tuple(np.concatenate([a, b[take]]) for a, b in zip(parts, train))
+    if len(parts[0]) > n:
+        rng = np.random.default_rng(seed)
+        idx = np.sort(rng.permutation(len(parts[0]))[:n])
+        parts = tuple(a[idx] for a in parts)
+    return parts
+
+
 def load_split(dataset: str, root: str, split: str = "test", n: int = 10_000,
                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (N, C, H, W) and int labels of `split` ("test" or "train+test"),
@@ -82,18 +99,20 @@ def load_split(dataset: str, root: str, split: str = "test", n: int = 10_000,
             raise DataMissing(missing_sentence(e, root), e.details) from None
         return ds.images.numpy(), ds.labels.numpy().astype(np.int64)
 
-    xs, ys = one("test")
-    if split == "train+test" and len(xs) < n:
-        xt, yt = one("train")
-        rng = np.random.default_rng(seed)
-        take = rng.permutation(len(xt))[: n - len(xs)]
-        take.sort()
-        xs, ys = np.concatenate([xs, xt[take]]), np.concatenate([ys, yt[take]])
-    if len(xs) > n:
-        rng = np.random.default_rng(seed)
-        idx = np.sort(rng.permutation(len(xs))[:n])
-        xs, ys = xs[idx], ys[idx]
+    xs, ys = _pick(one, split, n, seed)
     return np.ascontiguousarray(xs), ys
+
+
+def load_factors(dataset: str, split: str = "test", n: int = 10_000, seed: int = 0):
+    """(factors (N, F) float32, names) of the same sample load_split gives, for datasets with
+    known generative factors (the built-in shapes sets); None for the others."""
+    from vae_training.builtin import known_factors  # numpy only: no torch on a warm open
+
+    if known_factors(dataset, "test") is None:
+        return None
+    names = known_factors(dataset, "test")[2]
+    _, f = _pick(lambda s: known_factors(dataset, s)[:2], split, n, seed)
+    return np.ascontiguousarray(f, dtype=np.float32), names
 
 
 def data_key(dataset: str, split: str, x: np.ndarray, y: np.ndarray) -> str:

@@ -91,6 +91,12 @@ def choice(*allowed: str) -> Callable[[str], str | None]:
     return lambda s: s if s in allowed else None
 
 
+def parse_factor(s: str) -> str | None:
+    """A generative factor's name to colour the map by ("" = none); the page ignores names the
+    checkpoint's dataset does not have."""
+    return s if len(s) <= 32 and (s == "" or s.isidentifier()) else None
+
+
 def parse_flag(s: str) -> bool | None:
     return True if s in ("1", "true", "yes") else None
 
@@ -132,6 +138,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("present", "presenter", parse_flag, write_flag, default=False),
     Setting("proj", "proj", choice("pca", "umap", "tsne"), default="pca"),
     Setting("colour", "colour_by", choice("label", "rec_err", "kl", "kept"), default="label"),
+    Setting("factor", "colour_factor", parse_factor, default=""),
     Setting("a", "point_a", point_from_str, point_to_str),
     Setting("b", "point_b", point_from_str, point_to_str),
     Setting("method", "interp_method", choice("linear", "slerp"), default="linear"),
@@ -252,19 +259,22 @@ def put(key: str, value: Any) -> None:
     st.session_state[key] = value
 
 
-def _commit(key: str) -> None:
+def _commit(key: str, clears: tuple[str, ...] = ()) -> None:
     v = st.session_state.get("w_" + key)
     if v is None and SETTINGS[key].default is not None:
         return  # a segmented control clicked off: keep the setting (it is shown again)
     st.session_state[key] = v
+    for other in clears:  # settings this one replaces (one map colouring at a time)
+        st.session_state[other] = SETTINGS[other].default
 
 
-def bind(key: str) -> dict:
+def bind(key: str, clears: tuple[str, ...] = ()) -> dict:
     """Widget kwargs for a registered setting: its own widget key, set from the canonical value,
-    and a callback that writes changes back. Use as st.slider(..., **state.bind("interp_t"))."""
+    and a callback that writes changes back (and resets the settings in ``clears``). Use as
+    st.slider(..., **state.bind("interp_t"))."""
     ss = st.session_state
     ss["w_" + key] = ss.get(key, SETTINGS[key].default)
-    return {"key": "w_" + key, "on_change": _commit, "args": (key,)}
+    return {"key": "w_" + key, "on_change": _commit, "args": (key, clears)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,6 +295,8 @@ class Ctx:
     y_cond: int | None = None  # class for decoding with a conditional VAE
     presenter: bool = False
     extras: dict = field(default_factory=dict)
+    factors: np.ndarray | None = None  # (N, F) generative factors of built-in datasets
+    factor_names: list[str] = field(default_factory=list)
 
     @property
     def d(self) -> int:

@@ -68,11 +68,16 @@ def _render(labels, factors) -> np.ndarray:
     return np.rint(np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
-def generate(n: int, seed: int = 0):
-    """Render n images: (images uint8 (n,3,64,64), labels int64 (n,), factors float32 (n,6))."""
+def draw_factors(n: int, seed: int = 0):
+    """The labels and factors of generate(n, seed), without rendering (milliseconds)."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, len(SHAPE_NAMES), size=n).astype(np.int64)
-    factors = rng.random((n, len(FACTOR_NAMES))).astype(np.float32)
+    return labels, rng.random((n, len(FACTOR_NAMES))).astype(np.float32)
+
+
+def generate(n: int, seed: int = 0):
+    """Render n images: (images uint8 (n,3,64,64), labels int64 (n,), factors float32 (n,6))."""
+    labels, factors = draw_factors(n, seed)
     out = np.empty((n, 3, SIDE, SIDE), dtype=np.uint8)
     for i in range(0, n, CHUNK):
         out[i:i + CHUNK] = _render(labels[i:i + CHUNK], factors[i:i + CHUNK])
@@ -86,3 +91,9 @@ def load(split: str = "train", n: int | None = None):
     size = TRAIN_SIZE if split == "train" else TEST_SIZE
     seed = TRAIN_SEED if split == "train" else TEST_SEED
     return generate(size if n is None else n, seed)
+
+
+def load_factors(split: str = "train"):
+    """(labels, factors) of a split, as load() gives them, without the images."""
+    size = TRAIN_SIZE if split == "train" else TEST_SIZE
+    return draw_factors(size, TRAIN_SEED if split == "train" else TEST_SEED)

@@ -113,6 +113,13 @@ def generate_shapes(n: int, seed: int = 0):
     return out[:, None], labels, factors
 
 
+def draw_factors(n: int, seed: int = 0):
+    """generate_shapes' labels and factors alone (the same draws), without rendering."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, len(SHAPE_NAMES), size=n).astype(np.int64)
+    return labels, rng.random((n, len(FACTOR_NAMES)), dtype=np.float64).astype(np.float32)
+
+
 def load_shapes(split: str = "train", n: int | None = None):
     """The fixed train (20k) or test (5k) split; different seeds, so no image is shared."""
     if split not in ("train", "test"):
@@ -120,3 +127,9 @@ def load_shapes(split: str = "train", n: int | None = None):
     size = TRAIN_SIZE if split == "train" else TEST_SIZE
     seed = TRAIN_SEED if split == "train" else TEST_SEED
     return generate_shapes(size if n is None else n, seed)
+
+
+def load_factors(split: str = "train"):
+    """(labels, factors) of a split, as load_shapes() gives them, without the images."""
+    size = TRAIN_SIZE if split == "train" else TEST_SIZE
+    return draw_factors(size, TRAIN_SEED if split == "train" else TEST_SEED)

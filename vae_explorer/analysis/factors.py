@@ -70,3 +70,19 @@ def factor_scores(codes: np.ndarray, factors: np.ndarray, factor_names: list[str
     gap = top[0] - (top[1] if n_dims > 1 else 0.0)
     return FactorScores(mi=np.clip(mi, 0.0, 1.0), factor_names=list(factor_names), gap=gap,
                         best_dim=mi.argmax(axis=0))
+
+
+def sample_factors(labels: np.ndarray, factors: np.ndarray, factor_names: list[str],
+                   label_name: str = "shape") -> tuple[np.ndarray, list[str], tuple[bool, ...]]:
+    """The class label as a first, discrete factor beside the continuous ones."""
+    f = np.concatenate([np.asarray(labels, np.float64)[:, None], np.asarray(factors, np.float64)], 1)
+    return f, [label_name, *factor_names], (True,) + (False,) * len(factor_names)
+
+
+def table(scores: FactorScores, dim_order: list[int], kl: np.ndarray | None = None) -> dict:
+    """Rows for display, dimensions in the given (KL) order: {"dimension": [...], factor: [...]}."""
+    out: dict[str, list] = {"dimension": [f"z{d + 1}" + (f" (KL {kl[d]:.2f})" if kl is not None else "")
+                                          for d in dim_order]}
+    for j, name in enumerate(scores.factor_names):
+        out[name] = [round(float(scores.mi[d, j]), 3) for d in dim_order]
+    return out

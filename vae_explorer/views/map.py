@@ -29,7 +29,7 @@ def _clear_points() -> None:
 ctl = st.columns([1.2, 2.4, 0.9])
 proj = mapview.projection_control(c, ctl[0])
 ctl[1].segmented_control("Colour by", list(mapview.COLOUR_BY), format_func=mapview.COLOUR_BY.get,
-                         **state.bind("colour_by"))
+                         **state.bind("colour_by", clears=("colour_factor",)))
 colour = state.get("colour_by")
 mapview.pick_target_control(ctl[2])
 
@@ -40,6 +40,14 @@ if c.d > 2:
         format_func={"knn": "nearest codes", "pca": "PCA plane"}.get,
         help="What the image under the cursor shows between points: a distance-weighted mix "
              "of the nearest codes, or (PCA map only) the point on the PCA plane.")
+if state.get("colour_factor") not in ("", *c.factor_names):  # a link from another dataset
+    state.put("colour_factor", "")
+if c.factor_names:  # a generated dataset: its known factors colour the map too
+    tools[0].selectbox("Colour by factor", ["", *c.factor_names], **state.bind("colour_factor"),
+                       format_func=lambda f: f or "— (Colour by above)",
+                       help="The values each image was generated from (0..1). A factor a "
+                            "dimension encodes shows as a smooth gradient across the map.")
+colour = mapview.colouring(c, colour, state.get("colour_factor"))
 found = selpanel.search_box(c, tools[1])
 nn_k = selpanel.neighbour_controls(tools[2])
 
