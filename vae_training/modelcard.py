@@ -80,7 +80,7 @@ def render(paths: list[Path]) -> str:
         "84.78 nats (Burda et al., 2016). For 5-NN accuracy of 2-D MNIST maps (test codes among",
         "the first 50,000 training codes): VAE 76.5 %, UMAP of the pixels 95.4 %, parametric UMAP",
         "96.1 % (Sainburg, McInnes & Gentner, 2021). *+ neighbour term*: trained with",
-        "`--neighbour-weight`, which shapes the map to keep pixel-space neighbours (issue 14).",
+        "`--neighbour-weight`, which shapes the map to keep pixel-space neighbours close.",
         "",
         _training_summary(rows),
         "",
