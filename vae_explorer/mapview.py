@@ -176,7 +176,7 @@ def factor_layer(c: state.Ctx, colour: str):
     if not colour.startswith("f:") or c.factors is None or colour[2:] not in c.factor_names:
         return None
     j = c.factor_names.index(colour[2:])
-    return c.factors[:, j], f"{colour[2:]} (generative factor, 0..1)"
+    return c.factors[:, j], colour[2:]
 
 
 def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | None = None,

@@ -1,0 +1,61 @@
+"""Issue 16 in a browser: the shipped colour model shows colour images everywhere, and its map
+colours by a known factor."""
+from __future__ import annotations
+
+import pytest
+from harness import (REPO, find_isolated_point, hover_point, open_map,
+                     wait_for_app_run, wait_for_map)
+
+CKPT = "shapes-rgb-conv-z8.safetensors"
+pytestmark = pytest.mark.skipif(not (REPO / "checkpoints" / CKPT).is_file(),
+                                reason=f"checkpoints/{CKPT} is not shipped in this tree")
+
+# Share of an image's pixels whose channels differ by more than 24 of 255: ~0 for grey images.
+_CANVAS_COLOUR = """([k, s]) => { const c = window.__latentMaps[k].instance.slots[s].cv;
+    if (!c.width) return 0; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 0; i < d.length; i += 4) {
+      if (Math.max(d[i], d[i+1], d[i+2]) - Math.min(d[i], d[i+1], d[i+2]) > 24) n++; }
+    return n / (d.length / 4); }"""
+_IMG_COLOUR = """(sel) => { const i = document.querySelector(sel);
+    if (!i || !i.complete || !i.naturalWidth) return -1;
+    const c = document.createElement('canvas'); c.width = i.naturalWidth; c.height = i.naturalHeight;
+    const g = c.getContext('2d'); g.drawImage(i, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data; let n = 0;
+    for (let p = 0; p < d.length; p += 4) {
+      if (Math.max(d[p], d[p+1], d[p+2]) - Math.min(d[p], d[p+1], d[p+2]) > 24) n++; }
+    return n / (d.length / 4); }"""
+IMG = '[data-testid="stImage"] img'
+
+
+def _image_colour_share(page) -> float:
+    page.wait_for_function(f"() => {{ const i = document.querySelector('{IMG}'); "
+                           "return i && i.complete && i.naturalWidth > 100; }", timeout=90_000)
+    return page.evaluate(_IMG_COLOUR, IMG)
+
+
+def test_the_colour_model_shows_colour_on_map_grid_and_interpolation(page, app_server):
+    open_map(page, app_server, f"/?ckpt={CKPT}")
+    i = find_isolated_point(page)
+    assert hover_point(page, i) == i
+    page.wait_for_function("() => window.__latentMaps['latent_map'].instance.slots[0].cv.width > 0")
+    assert page.evaluate(_CANVAS_COLOUR, ["latent_map", 0]) > 0.02  # the hovered original
+    # colour by a known factor: the map's layer changes to a colour scale titled by the factor
+    page.get_by_label("Colour by factor").click()
+    page.get_by_role("option", name="hue", exact=True).click()
+    wait_for_app_run(page)
+    wait_for_map(page)
+    page.wait_for_function("() => window.__latentMaps['latent_map'].instance.data.colorTitle === 'hue'")
+    assert "factor=hue" in page.url
+    for path in ("/grid", "/interpolate"):
+        page.goto(app_server.url + path + f"?ckpt={CKPT}")
+        wait_for_app_run(page)
+        assert _image_colour_share(page) > 0.01, path
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_the_factor_table_is_under_the_traversal(page, app_server):
+    page.goto(app_server.url + f"/samples?ckpt={CKPT}")
+    wait_for_app_run(page)
+    page.get_by_role("heading", name="Which dimension encodes which factor").wait_for(timeout=120_000)
+    assert page.get_by_text("MIG").first.is_visible()
+    assert page.locator('[data-testid="stException"]').count() == 0
