@@ -49,9 +49,11 @@ def test_card_says_when_a_map_was_shaped_by_the_neighbour_term(tmp_path):
     assert "z=2 + neighbour term (W=4000)" in row_a
 
 
-def test_card_names_beta_of_a_beta_vae(tmp_path):
+def test_card_names_beta_and_a_gaussian_likelihood(tmp_path):
     from vae_training.checkpoint import read_metadata
     a = make_checkpoint(tmp_path / "a.safetensors", latent_dim=8)
-    update_checkpoint_metadata(a, train=dict(read_metadata(a)["train"], beta=4.0))
+    doc = read_metadata(a)
+    update_checkpoint_metadata(a, train=dict(doc["train"], beta=4.0),
+                               model=dict(doc["model"], likelihood="gaussian", gaussian_sigma=0.1))
     row = next(line for line in render([a]).splitlines() if line.startswith("| `a.safetensors`"))
-    assert "z=8 β=4 |" in row
+    assert "z=8 Gaussian σ=0.1 β=4 |" in row

@@ -24,6 +24,11 @@ def _model(doc: dict) -> str:
     if m.get("dense"):
         parts.append(f"dense {m['dense']}")
     parts.append(f"z={m['latent_dim']}")
+    lik = m.get("likelihood", "bernoulli")
+    if lik == "gaussian":  # its -ELBO is a density in other units than BCE's: say which
+        parts.append(f"Gaussian σ={m.get('gaussian_sigma', 0.1):g}")
+    elif lik == "gaussian_learned":
+        parts.append("Gaussian, learned σ")
     beta = doc.get("train", {}).get("beta", 1.0)
     if isinstance(beta, (int, float)) and beta != 1:  # a beta-VAE: its MIG is read against beta 1's
         parts.append(f"β={beta:g}")
@@ -85,6 +90,8 @@ def render(paths: list[Path]) -> str:
         "the first 50,000 training codes): VAE 76.5 %, UMAP of the pixels 95.4 %, parametric UMAP",
         "96.1 % (Sainburg, McInnes & Gentner, 2021). *+ neighbour term*: trained with",
         "`--neighbour-weight`, which shapes the map to keep pixel-space neighbours close.",
+        "A Gaussian likelihood's -ELBO is a density of continuous pixels: it can be negative",
+        "and compares only with models of the same likelihood and σ.",
         "MIG (datasets generated from known factors): the Mutual Information Gap of the test codes",
         "(Chen et al., 2018), 0 = no factor held by one dimension alone, 1 = each factor in exactly one.",
         "",
