@@ -59,4 +59,7 @@ def test_the_factor_table_is_under_the_traversal(page, app_server):
     wait_for_app_run(page)
     page.get_by_role("heading", name="Which dimension encodes which factor").wait_for(timeout=120_000)
     assert page.get_by_text("MIG").first.is_visible()
+    best = page.get_by_text("Best dimension per factor")
+    best.wait_for(timeout=30_000)
+    assert "shape: z" in best.inner_text() and "hue: z" in best.inner_text()
     assert page.locator('[data-testid="stException"]').count() == 0
