@@ -131,3 +131,15 @@ def test_factor_table_rows_follow_the_kl_order():
     t = table(s, [2, 1, 0], np.array([0.0, 1.0, 2.0]))
     assert t["dimension"] == ["z3 (KL 2.00)", "z2 (KL 1.00)", "z1 (KL 0.00)"]
     assert t["shape"][0] > 0.9 and t["hue"][1] > 0.9 and t["hue"][2] < 0.05
+
+
+def test_best_dimensions_name_each_factors_dimension_strongest_first():
+    from vae_explorer.analysis.factors import best_dimensions
+    rng = np.random.default_rng(4)
+    f = rng.random((3000, 2))
+    # z1 copies "b" exactly; z2 holds "a" only coarsely (its value rounded to 4 levels)
+    codes = np.stack([f[:, 1], np.round(f[:, 0] * 3), rng.standard_normal(3000)], 1)
+    s = factor_scores(codes, f, ["a", "b"])
+    lines = best_dimensions(s)
+    assert [ln.split(":")[0] for ln in lines] == ["b", "a"]
+    assert lines[0].startswith("b: z1 (1.00, gap 0.9") and lines[1].startswith("a: z2 (0.4")

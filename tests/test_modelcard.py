@@ -14,15 +14,16 @@ def test_card_rows_and_summary_come_from_the_files(tmp_path):
     b = make_checkpoint(tmp_path / "b.safetensors", latent_dim=16)
     update_checkpoint_metadata(a, history=_history(3), hardware="CPU x86_64, 2 cores",
                                command="python -m vae_training --epochs 3", train_seconds=90.0,
-                               metrics={"test_loss": 150.5, "knn_accuracy": 0.8123})
+                               metrics={"test_loss": 150.5, "knn_accuracy": 0.8123, "mig": 0.1234})
     update_checkpoint_metadata(b, history=_history(7), hardware="CPU x86_64, 2 cores",
                                metrics={"test_loss": 88.0, "iw_nll": 84.25, "iw_k": 500,
                                         "iw_test_size": 2000, "active_units": 12})
     card = render([a, b])
     row_a = next(line for line in card.splitlines() if line.startswith("| `a.safetensors`"))
-    assert "| 3 | 1.5 min | 150.50 |" in row_a and "| 81.2 % |" in row_a
+    assert "| 3 | 1.5 min | 150.50 |" in row_a and "| 81.2 % | 0.123 |" in row_a
     row_b = next(line for line in card.splitlines() if line.startswith("| `b.safetensors`"))
     assert "84.25 (k=500, first 2000 test images)" in row_b and "| 12/16 |" in row_b
+    assert "| – | – |" in row_b  # neither k-NN nor MIG measured
     assert "python -m vae_training --epochs 3" in card
     assert "Trained for 3 to 7 epochs on CPU x86_64, 2 cores." in card
     assert "not converged" in card  # CPU only
@@ -46,3 +47,13 @@ def test_card_says_when_a_map_was_shaped_by_the_neighbour_term(tmp_path):
     update_checkpoint_metadata(a, train=train)
     row_a = next(line for line in render([a]).splitlines() if line.startswith("| `a.safetensors`"))
     assert "z=2 + neighbour term (W=4000)" in row_a
+
+
+def test_card_names_beta_and_a_gaussian_likelihood(tmp_path):
+    from vae_training.checkpoint import read_metadata
+    a = make_checkpoint(tmp_path / "a.safetensors", latent_dim=8)
+    doc = read_metadata(a)
+    update_checkpoint_metadata(a, train=dict(doc["train"], beta=4.0),
+                               model=dict(doc["model"], likelihood="gaussian", gaussian_sigma=0.1))
+    row = next(line for line in render([a]).splitlines() if line.startswith("| `a.safetensors`"))
+    assert "z=8 Gaussian σ=0.1 β=4 |" in row

@@ -187,3 +187,25 @@ def test_every_flag_lands_in_its_runconfig_field():
     for action in build_parser()._actions:
         if action.dest != "help":
             assert action.dest in fields or action.dest in cli._NEGATED.values(), action.dest
+
+
+def test_evaluation_stores_mig_for_datasets_with_known_factors():
+    from vae_training.config import ModelConfig
+    from vae_training.data import load_dataset
+    from vae_training.disentanglement import factor_scores, sample_factors
+    from vae_training.evaluate import encode_all, evaluate_model
+    from vae_training.model import VAE
+
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(arch="mlp", hidden=[32], latent_dim=3).validate()).eval()
+    test = load_dataset("shapes", split="test").subset(400)
+    m = evaluate_model(model, test, "unit")
+    assert m["factor_names"] == ["shape", "scale", "x", "y", "rotation"]
+    assert len(m["factor_mi"]) == 3 and all(len(row) == 5 for row in m["factor_mi"])
+    mu, _ = encode_all(model, test.images, test.labels, "unit", torch.device("cpu"))
+    want = factor_scores(mu.numpy(), *sample_factors(test.labels.numpy(), test.factors.numpy(),
+                                                     test.factor_names)[:2],
+                         (True, False, False, False, False))
+    assert m["mig"] == pytest.approx(want.mig, abs=1e-4) and 0 <= m["mig"] <= 1
+    test.factors = None  # a dataset without known factors has no MIG
+    assert "mig" not in evaluate_model(model, test, "unit")

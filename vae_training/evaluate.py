@@ -13,6 +13,9 @@ Everything here runs in fp32 (no autocast), whatever precision the model was tra
                                        with the codes of the first 50,000 training images as reference
                                        (the Parametric UMAP paper's protocol, Sainburg et al. 2021)
                                        (leave-one-out on the test codes when no train set is given)
+    mig, factor_names, factor_mi       datasets generated from known factors (shapes, shapes-rgb):
+                                       the Mutual Information Gap of the test codes and each
+                                       dimension's normalised MI with each factor (label first)
 """
 from __future__ import annotations
 
@@ -89,6 +92,18 @@ def test_elbo(model, images: torch.Tensor, labels: torch.Tensor, preprocess: str
 
 
 @torch.no_grad()
+def factor_metrics(mu: torch.Tensor, test: Dataset) -> dict:
+    """MIG and the normalised mutual information of each dimension with each known factor (the
+    label first, as a discrete factor), on the test codes; see vae_training.disentanglement."""
+    from .disentanglement import factor_scores, sample_factors
+
+    f, names, discrete = sample_factors(test.labels.cpu().numpy(), test.factors.cpu().numpy(),
+                                        list(test.factor_names))
+    s = factor_scores(mu.float().cpu().numpy(), f, names, discrete)
+    return {"mig": round(s.mig, 5), "factor_names": names,
+            "factor_mi": [[round(float(v), 4) for v in row] for row in s.mi]}
+
+
 def evaluate_model(model, test: Dataset, preprocess: str, train: Dataset | None = None,
                    device: str | torch.device = "cpu", k: int = 0, binarize: str = "none",
                    seed: int = 0, batch_size: int = 500, progress: bool = False) -> dict:
@@ -110,6 +125,8 @@ def evaluate_model(model, test: Dataset, preprocess: str, train: Dataset | None 
     m["active_units_threshold"] = 0.01
     m["latent_dim"] = int(mu.shape[1])
     m["kl_per_dim"] = [round(float(v), 5) for v in kl_dims]
+    if test.factors is not None:  # a generated dataset: which dimension holds which factor
+        m.update(factor_metrics(mu, test))
     if lik == "bernoulli" and binarize == "none":
         floor = 0.0
         for i in range(0, test.images.shape[0], 4096):

@@ -40,14 +40,15 @@ def test_the_colour_model_shows_colour_on_map_grid_and_interpolation(page, app_s
     page.wait_for_function("() => window.__latentMaps['latent_map'].instance.slots[0].cv.width > 0")
     assert page.evaluate(_CANVAS_COLOUR, ["latent_map", 0]) > 0.02  # the hovered original
     # colour by a known factor: the map's layer changes to a colour scale titled by the factor
-    page.get_by_label("Colour by factor").click()
+    page.get_by_role("combobox", name="Colour by factor").click()
     page.get_by_role("option", name="hue", exact=True).click()
     wait_for_app_run(page)
     wait_for_map(page)
     page.wait_for_function("() => window.__latentMaps['latent_map'].instance.data.colorTitle === 'hue'")
     assert "factor=hue" in page.url
+    # (the interpolation page draws its filmstrip only once A and B are chosen)
     for path in ("/grid", "/interpolate"):
-        page.goto(app_server.url + path + f"?ckpt={CKPT}")
+        page.goto(app_server.url + path + f"?ckpt={CKPT}&a=i0&b=i1")
         wait_for_app_run(page)
         assert _image_colour_share(page) > 0.01, path
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -58,4 +59,7 @@ def test_the_factor_table_is_under_the_traversal(page, app_server):
     wait_for_app_run(page)
     page.get_by_role("heading", name="Which dimension encodes which factor").wait_for(timeout=120_000)
     assert page.get_by_text("MIG").first.is_visible()
+    best = page.get_by_text("Best dimension per factor")
+    best.wait_for(timeout=30_000)
+    assert "shape: z" in best.inner_text() and "hue: z" in best.inner_text()
     assert page.locator('[data-testid="stException"]').count() == 0

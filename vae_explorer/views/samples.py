@@ -79,8 +79,12 @@ if c.factors is not None and c.enc is not None:
                "minus the second best's, averaged; 1 = every factor in exactly one dimension.")
     m1, m2 = st.columns([1, 4])
     m1.metric("MIG", f"{fs.mig:.2f}")
-    m2.dataframe(factors.table(fs, list(order), kl), hide_index=True,
+    m2.text("Best dimension per factor (its share, gap to the next):\n"
+            + " · ".join(factors.best_dimensions(fs)))
+    # Seven factor columns at their default width ran past the page's edge (y and rotation
+    # needed a horizontal scroll at 1400 px): 100 px each fits the bar and its number.
+    st.dataframe(factors.table(fs, list(order), kl), hide_index=True,
                  column_config={n: st.column_config.ProgressColumn(n, min_value=0.0, max_value=1.0,
-                                                                   format="%.2f")
+                                                                   format="%.2f", width=100)
                                 for n in fs.factor_names})
 
