@@ -6,6 +6,7 @@ are cached (st.cache_resource, keyed by checkpoint sha256s and the data sample's
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +35,33 @@ class Side:
     fit: dict | None = None  # PCA fit when the map is a PCA
 
 
-def choices(active_name: str) -> dict[str, str]:
-    """key -> label: the other listed checkpoints, then the pixel baselines."""
-    out = {f"ckpt:{p.name}": p.name for p in checkpoints.list_checkpoints() if p.name != active_name}
-    return {**out, **PIXEL_CHOICES}
+@functools.lru_cache(maxsize=64)
+def _header(path: str, mtime: float, size: int):
+    """(dataset, image shape) from a checkpoint's header, or None if it cannot be read."""
+    from vae_training.checkpoint import CheckpointError, read_metadata
+
+    try:
+        doc = read_metadata(path)
+        return str(doc["data"]["dataset"]), tuple(doc["model"]["image_shape"])
+    except (CheckpointError, OSError, KeyError, TypeError):
+        return None
+
+
+def choices(active_name: str, ck) -> dict[str, str]:
+    """key -> label: the other listed checkpoints of the same dataset and image shape, the pixel
+    baselines, then the rest (listed, so that choosing one says why it cannot be compared)."""
+    same, other = {}, {}
+    want = (ck.data.dataset, tuple(ck.model_config.image_shape))
+    for p in checkpoints.list_checkpoints():
+        if p.name == active_name:
+            continue
+        st_ = p.stat()
+        got = _header(str(p), st_.st_mtime, st_.st_size)
+        if got == want:
+            same[f"ckpt:{p.name}"] = p.name
+        else:
+            other[f"ckpt:{p.name}"] = f"{p.name} (another dataset or image shape)"
+    return {**same, **PIXEL_CHOICES, **other}
 
 
 def open_listed(name: str):

@@ -15,7 +15,7 @@ if not c.has_data:
     st.stop()
 
 name_a = ss.get("active_ckpt_name") or ss.get("active_label") or "this checkpoint"
-opts = cm.choices(ss.get("active_ckpt_name", ""))
+opts = cm.choices(ss.get("active_ckpt_name", ""), c.ck)
 top = st.columns([2, 2, 1.4])
 if ss.get("cmp_with") not in opts:
     ss["cmp_with"] = next(iter(opts))
