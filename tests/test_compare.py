@@ -58,6 +58,20 @@ def test_moved_most_puts_the_displaced_points_first():
     assert kept.max() < 0.2
 
 
+def test_spread_orders_points_that_keep_no_neighbour_by_how_far_they_were_scattered():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(300, 4)).astype(np.float32)
+    assert compare.spread(z, z.copy()).max() < 3  # its neighbours, at about the usual distance
+    w = z.copy()
+    w[3] += 100.0  # far from everything it knew
+    w[9] += 20.0  # moved, but less
+    kept = np.zeros(len(z))  # as if nothing kept a neighbour: only the spread can order them
+    sp = compare.spread(z, w)
+    assert sp[3] > sp[9] > 10 > 3 > np.median(sp)
+    idx, _ = compare.moved_most(kept, 2, sp)
+    assert idx.tolist() == [3, 9]
+
+
 def test_knn_accuracy_of_two_separate_clusters_is_one_and_of_random_labels_near_chance():
     rng = np.random.default_rng(0)
     xy = np.vstack([rng.normal(0, 1, (100, 2)), rng.normal(50, 1, (100, 2))])

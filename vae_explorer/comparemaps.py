@@ -125,8 +125,9 @@ def side_b(c: state.Ctx, choice: str, proj: str) -> tuple[Side | None, str | Non
 
 
 @st.cache_resource(max_entries=8, show_spinner="Comparing neighbourhoods…")
-def kept(key_a: str, key_b: str, data_key: str, _space_a, _space_b) -> np.ndarray:
-    return compare.kept_between(_space_a, _space_b)
+def kept(key_a: str, key_b: str, data_key: str, _space_a, _space_b) -> tuple[np.ndarray, np.ndarray]:
+    """(share of neighbours kept, spread of the old neighbours) per point: see analysis.compare."""
+    return compare.kept_between(_space_a, _space_b), compare.spread(_space_a, _space_b)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Scoring the maps…")

@@ -69,9 +69,32 @@ def kept_between(codes_a, codes_b, k: int = K) -> np.ndarray:
     return neighbours_kept(codes_a, codes_b, k)
 
 
-def moved_most(kept, n: int = 24) -> tuple[np.ndarray, np.ndarray]:
-    """(indices, kept share) of the n points whose neighbourhood changed most, fewest kept first."""
-    return top(kept, n, descending=False)
+def spread(codes_a, codes_b, k: int = K) -> np.ndarray:
+    """Per point, how far its k nearest neighbours under A lie from it under B, in units of B's
+    median k-th neighbour distance (one scale for all points, so that a point moved far from
+    what it knew scores high even where it is alone): about 1 or less when they stayed
+    neighbours, large when they were scattered. Orders the many points that keep none of their
+    neighbours (kept share 0)."""
+    b = np.asarray(codes_b, np.float32).reshape(len(codes_b), -1)
+    _, idx_a = knn(codes_a, k)
+    dist_b, _ = knn(b, k)
+    if idx_a.shape[1] == 0:
+        return np.zeros(len(b), np.float32)
+    far = np.empty(len(b), np.float32)
+    for s in range(0, len(b), 1024):  # chunks: 10k pixel rows x k x 784 would be 300 MB at once
+        e = s + 1024
+        far[s:e] = np.linalg.norm(b[idx_a[s:e]] - b[s:e, None, :], axis=2).mean(1)
+    return (far / max(float(np.median(dist_b[:, -1])), 1e-12)).astype(np.float32)
+
+
+def moved_most(kept, n: int = 24, spread_b=None) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, kept share) of the n points whose neighbourhood changed most: fewest neighbours
+    kept first, ties broken by the larger spread (then by index)."""
+    kept = np.asarray(kept, np.float64)
+    if spread_b is None:
+        return top(kept, n, descending=False)
+    order = np.lexsort((np.arange(len(kept)), -np.asarray(spread_b, np.float64), kept))[:n]
+    return order, kept[order]
 
 
 def knn_accuracy(points, labels, k: int = 5) -> float:

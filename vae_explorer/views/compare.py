@@ -36,7 +36,8 @@ if b is None:
 m = mapview.current_map(c, proj)
 al = compare.align(m.xy, b.xy)
 xy_b = al.apply(b.xy)
-kept = cm.kept(c.ck.sha256, b.ck.sha256 if b.ck else "pixels", c.data_key, c.enc["mu"], b.space)
+kept, spread = cm.kept(c.ck.sha256, b.ck.sha256 if b.ck else "pixels", c.data_key, c.enc["mu"],
+                       b.space)
 moved = colour == "moved"
 cv, ct = (kept, cm.MOVED_TITLE) if moved else (None, "")
 
@@ -58,7 +59,7 @@ st.caption(f"Alignment of B onto A: {al.describe()}. Hover a point in either map
            f"{'pixel space' if b.ck is None else 'latent space'}.")
 
 st.subheader("What moved most")
-idx, share = compare.moved_most(kept, 16)
+idx, share = compare.moved_most(kept, 16, spread)
 cells = [imagegrid.pair(c.images[i], None) for i in idx]
 caps = [f"#{i} · {c.label_names[c.labels[i]] if c.labels[i] < len(c.label_names) else c.labels[i]}"
         f" · kept {s:.0%}" for i, s in zip(idx, share)]
