@@ -130,6 +130,19 @@ def test_pca_of_pixels_decodes_its_own_plane_back():
     assert np.abs(one.astype(int) - imgs[7].astype(int)).max() <= 2
 
 
-def test_pixel_maps_are_keyed_by_the_data_sample_alone():
-    p = pixels.cache_params("umap", 100, "data-abc")
-    assert p["data"] == "data-abc" and p["space"] == "pixels"
+def test_precomputed_pixel_maps_are_the_ones_the_page_finds_and_prune_keeps_them(tmp_path,
+                                                                              monkeypatch):
+    from vae_explorer import cache, compute, precompute, sample
+
+    monkeypatch.setenv("VAE_EXPLORER_SHIPPED_CACHE", str(tmp_path / "shipped"))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "user"))
+    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(tmp_path / "no-checkpoints"))
+    assert precompute.main(["--pixels", "shapes", "--methods", "tsne", "--n", "150",
+                            "--out", str(tmp_path / "shipped")]) == 0
+    x, y = sample.load_split("shapes", str(tmp_path), "test", 150)
+    flat = pixels.flat(compute.chw_to_hwc(x))
+    xy, job = compute.slow_map(pixels.CACHE_SHA, sample.data_key("shapes", "test", x, y), "tsne", flat)
+    assert job is None and xy.shape == (150, 2)  # found: no background job started
+    precompute.main(["--prune", "--out", str(tmp_path / "shipped")])
+    assert cache.orphans(tmp_path / "shipped", [pixels.CACHE_SHA]) == []
+    assert len(list((tmp_path / "shipped").glob("pixels-*.npz"))) == 1

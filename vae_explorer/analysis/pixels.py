@@ -42,9 +42,3 @@ def pca_grid(fit: dict, u, v, shape_hwc) -> np.ndarray:
     pts = np.stack([uu.ravel(), vv.ravel()], 1)
     x = np.clip(projections.pca_inverse(pts, fit), 0.0, 1.0)
     return np.round(x * 255).astype(np.uint8).reshape(len(pts), *shape_hwc)
-
-
-def cache_params(method: str, n: int, data_key: str) -> dict:
-    """Cache parameters of a pixel map: the data sample's content key, no checkpoint."""
-    return {"space": "pixels", **projections.cache_params(method, n, projections.DEFAULT_SEED,
-                                                           data_key)}
