@@ -20,6 +20,7 @@ from .mapview import PROJ_LABELS, MapInfo, _display_images
 PIXEL_CHOICES = {f"pixels:{m}": f"pixels ({PROJ_LABELS[m]})" for m in pixels.METHODS}
 LINK = "compare"  # the two maps' link id (components/latent_map/link.js)
 MOVED_TITLE = "share of latent neighbours kept in B"
+MOVED_TITLE_PIXELS = "share of latent neighbours that are pixel neighbours"
 
 
 @dataclass

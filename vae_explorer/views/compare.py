@@ -39,7 +39,7 @@ xy_b = al.apply(b.xy)
 kept, spread = cm.kept(c.ck.sha256, b.ck.sha256 if b.ck else "pixels", c.data_key, c.enc["mu"],
                        b.space)
 moved = colour == "moved"
-cv, ct = (kept, cm.MOVED_TITLE) if moved else (None, "")
+cv, ct = (kept, cm.MOVED_TITLE if b.ck else cm.MOVED_TITLE_PIXELS) if moved else (None, "")
 
 left, right = st.columns(2)
 with left:
