@@ -34,6 +34,7 @@ class Side:
     recon: np.ndarray | None = None
     job: object | None = None  # a projection still running (PCA shown meanwhile)
     fit: dict | None = None  # PCA fit when the map is a PCA
+    wanted: str = ""  # the projection asked for (pca / umap / tsne; "latent" for a 2-D latent)
 
 
 @functools.lru_cache(maxsize=64)
@@ -107,7 +108,7 @@ def side_b(c: state.Ctx, choice: str, proj: str) -> tuple[Side | None, str | Non
         flat = pixel_space(c.data_key, c.images)
         xy, label, job, fit = map_of(pixels.CACHE_SHA, c.data_key, flat, method)
         return Side(PIXEL_CHOICES[choice], xy, flat, label.replace("PCA", "pixel PCA"),
-                    job=job, fit=fit), None
+                    job=job, fit=fit, wanted=method), None
     ck, err = open_listed(choice.split(":", 1)[1])
     if err:
         return None, err
@@ -122,7 +123,8 @@ def side_b(c: state.Ctx, choice: str, proj: str) -> tuple[Side | None, str | Non
         compute.start_reconstruction(ck.sha256, c.data_key, ck, x, c.labels, enc["mu"])
     xy, label, job, fit = map_of(ck.sha256, c.data_key, enc["mu"], proj)
     return Side(choice.split(":", 1)[1], xy, enc["mu"], label, ck=ck,
-                recon=(rec or {}).get("recon"), job=job, fit=fit), None
+                recon=(rec or {}).get("recon"), job=job, fit=fit,
+                wanted="latent" if ck.model_config.latent_dim <= 2 else proj), None
 
 
 @st.cache_resource(max_entries=8, show_spinner="Comparing neighbourhoods…")

@@ -41,6 +41,11 @@ kept, spread = cm.kept(c.ck.sha256, b.ck.sha256 if b.ck else "pixels", c.data_ke
 moved = colour == "moved"
 cv, ct = (kept, cm.MOVED_TITLE if b.ck else cm.MOVED_TITLE_PIXELS) if moved else (None, "")
 
+# A projection still computing (A's or B's) shows its progress here and reruns the page when done.
+if b.job is not None:
+    mapview.progress_panel(mapview.MapInfo(b.xy, "knn", "", b.label, job=b.job, wanted=b.wanted))
+else:
+    mapview.progress_panel(m)
 left, right = st.columns(2)
 with left:
     st.text(f"A: {name_a} — {m.label}")
@@ -49,9 +54,6 @@ with left:
 with right:
     st.text(f"B: {b.name} — {b.label} (aligned onto A)")
     cm.draw(c, "cmp_b", xy_b, b.label, f"cmp-b:{b.name}:{b.label}:{c.data_key}", b.recon, cv, ct)
-if m.job is not None or b.job is not None:
-    st.caption("A projection is still computing in the background (PCA shown meanwhile); "
-               "open the Latent map page to follow it, then come back.")
 st.caption(f"Alignment of B onto A: {al.describe()}. Hover a point in either map: the same image "
            f"is ringed in the other. Box / lasso selections are shared by both maps (and the "
            f"Latent map page). Neighbours kept: mean {float(np.mean(kept)):.0%} of each image's "
