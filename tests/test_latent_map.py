@@ -210,7 +210,8 @@ def test_window_grid_and_latents_travel_in_content_addressed_payloads():
     np.testing.assert_allclose(norm, np.linalg.norm(lat, axis=1), rtol=1e-6)
     assert "zhead" in data["blobs"][data["refs"]["grid"]]
     assert data["map"] == {"id": "umap:k", "latent": False, "label": "UMAP 1, UMAP 2",
-                           "method": "knn", "urlView": True, "initialView": [0.0, 1.0, 2.0, 3.0]}
+                           "method": "knn", "urlView": True, "link": "",
+                           "initialView": [0.0, 1.0, 2.0, 3.0]}
     # Sent once: a page that has the window's payload gets only its small descriptor again.
     again, _ = _build(window={"images": win_imgs, "extent": (4.0, 10.0, -2.0, 4.0), "latents": lat},
                       grid_latents=glat, client_has=set(data["refs"].values()))

@@ -278,6 +278,7 @@ PAGES = [
     ("samples.py", "Samples & traversal", ":material/casino:", "samples"),
     ("wrong.py", "What it gets wrong", ":material/report:", "wrong"),
     ("attributes.py", "Attribute vectors", ":material/arrow_outward:", "attributes"),
+    ("compare.py", "Compare", ":material/compare:", "compare"),
     ("info.py", "Checkpoint info", ":material/info:", "info"),
 ]
 

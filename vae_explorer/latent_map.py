@@ -41,7 +41,7 @@ ASSETS = Path(__file__).parent / "components" / "latent_map"
 COMPONENT_NAME = "vae_explorer.latent_map"
 # One module in the page, joined in this order (only the last one exports).
 JS_FILES = ("store.js", "map.js", "draw.js", "grids.js", "hover.js", "interact.js", "select.js",
-            "export.js", "entry.js")
+            "export.js", "link.js", "entry.js")
 
 
 def js_source() -> str:
@@ -179,7 +179,8 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
                grid_latents=None, window: dict | None = None, map_is_latent: bool = True,
                map_label: str = "", cursor_method: str = "identity", initial_view=None,
                url_view: bool = False, map_id: str = "", selections: dict | None = None,
-               found: dict | None = None, neighbours: dict | None = None) -> tuple[dict, dict]:
+               found: dict | None = None, neighbours: dict | None = None,
+               link: str = "") -> tuple[dict, dict]:
     """Pure part of latent_map(): the component data dict, and {ref: payload} for every ref.
 
     Payloads whose ref is in ``client_has`` are left out of ``data["blobs"]``. ``window`` is a
@@ -189,6 +190,8 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
     ``url_view`` makes the page write its view to the URL when a pan or zoom ends.
     ``selections`` {"s1": indices, "s2": indices, "seq": last gesture seen}; ``found`` (search
     results) {"indices", "id"}; ``neighbours`` {"of": index, "idx": [indices]}: see select.js.
+    ``link``: maps on one page with the same link id ring each other's hovered point and mirror
+    each other's selection gestures in the browser (link.js).
     """
     t = {}
     t0 = time.perf_counter()
@@ -256,7 +259,7 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
         "grid": grid,
         "window": win,
         "map": {"id": str(map_id), "latent": bool(map_is_latent), "label": str(map_label),
-                "method": str(cursor_method), "urlView": bool(url_view),
+                "method": str(cursor_method), "urlView": bool(url_view), "link": str(link),
                 "initialView": None if initial_view is None else [float(v) for v in initial_view]},
         "path": path_list,
         "selected": sel,
@@ -305,7 +308,7 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
     ``window_grid(view)`` (optional) decodes a grid for a view (x0, x1, y0, y1) the page asked
     for when no grid it holds covers its view well: {"images", "extent", "latents"} or None.
     ``map_info``: build_data's grid_latents, map_is_latent, map_label, cursor_method,
-    initial_view, url_view, selections, found and neighbours. A box or lasso gesture stores its
+    initial_view, url_view, selections, found, neighbours and link. A box or lasso gesture stores its
     selection in session state "sel_s1" / "sel_s2" (vae_explorer.selection.take_from_page).
 
     The event is the last click, e.g. ``{"type": "click", "index": 123 or None, "xy": [x, y],

@@ -185,6 +185,7 @@ Object.assign(LatentMap.prototype, {
       ctx.fillStyle = ink; ctx.fillText(name, x + 10, y - 10);
     });
     this.drawSelectionOverlay(ctx, ink);
+    this.drawLinked(ctx); // link.js
     // Hover highlight
     const hv = this.hover;
     if (hv && hv.kind === "point" && p) {

@@ -63,7 +63,10 @@ Object.assign(LatentMap.prototype, {
     const same = old && h && old.kind === h.kind &&
       (h.kind === "point" ? old.index === h.index
         : h.kind === "grid" ? old.grid === h.grid && old.row === h.row && old.col === h.col : false);
-    if (!same) { this.showPanel(); this.drawOverlay(); }
+    if (!same) {
+      this.showPanel(); this.drawOverlay();
+      this.sendLink({ kind: "hover", index: h && h.kind === "point" ? h.index : null }); // link.js
+    }
     else if (h) this.showCoords(h);
     this.root.setAttribute("data-hover-kind", h ? h.kind : "");
     this.root.setAttribute("data-hover-index", h && h.kind === "point" ? String(h.index) : "");

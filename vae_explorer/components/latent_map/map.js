@@ -144,12 +144,14 @@ class LatentMap {
     this.labelNames = data.labelNames || [];
     this.grid = data.grid || null;
     this.mapInfo = data.map || {};
+    this.setLink(this.mapInfo.link); // link.js
     if (pointsChanged) {
       // The same map with other colours keeps its view (and the view in the URL).
       const keepView = prev && this.view && (prev.refs || {}).points === refs.points ||
         (prev && this.view && (prev.map || {}).id && (prev.map || {}).id === (data.map || {}).id);
       if (!keepView) { this.view = null; this.userView = false; }
       this.hover = null;
+      this.linked = null;
     }
     this.updateSelection(data);
     this.setGrids(ge, we, pointsChanged);

@@ -211,6 +211,7 @@ Object.assign(LatentMap.prototype, {
     this.selSeq += 1;
     this.syncToolbar();
     this.scheduleDraw();
+    this.sendLink({ kind: "selection", slot, bits: this.sel[slot], seq: this.selSeq, n: this.points.n }); // link.js
     if (this.setStateValue) {
       this.setStateValue("selection", { slot, bits: this.sel[slot] ? bitsToB64(this.sel[slot]) : "",
         count: this.selCounts[slot], seq: this.selSeq, n: this.points.n });

@@ -1,0 +1,90 @@
+"""End-to-end: the Compare page (issue 15) on the shipped MNIST checkpoints: hovering a point in
+one map rings the same image in the other, a box selection in one is the selection of both, and a
+Fashion-MNIST checkpoint is refused with the reason.
+
+Run: .venv/bin/python -m pytest -m e2e tests/e2e/test_compare_e2e.py -q
+"""
+from __future__ import annotations
+
+import pytest
+from harness import (REPO, AppServer, all_client_xy, find_isolated_point, hover_point, plot_box,
+                     wait_for_app_run, wait_for_map)
+
+pytestmark = pytest.mark.e2e
+DATA = REPO.parent / "shared" / "datasets"
+CKPTS = REPO / "checkpoints"
+if not (DATA / "MNIST").is_dir() or not (CKPTS / "mnist-conv-z16.safetensors").is_file():
+    pytest.skip("needs MNIST in ../shared/datasets and the shipped MNIST checkpoints",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("compare-cache")
+    log = tmp_path_factory.mktemp("logs") / "streamlit.log"
+    srv = AppServer(cache, CKPTS, log_path=log, extra_env={"VAE_DATA_ROOT": str(DATA)})
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def open_compare(page, server, ckpt="mnist-conv-z2.safetensors"):
+    page.goto(f"{server.url}/compare?ckpt={ckpt}")
+    wait_for_app_run(page, timeout=180_000)
+
+
+def choose(page, label: str) -> None:
+    box = page.get_by_test_id("stSelectbox").filter(has_text="Compare with")
+    box.locator("input").click()
+    page.get_by_role("option", name=label, exact=True).click()
+    wait_for_app_run(page, timeout=180_000)
+
+
+# The maps live in shadow roots: read the attribute through the map's test hook.
+LINKED = ("([k, i]) => window.__latentMaps[k] &&"
+          " window.__latentMaps[k].instance.root.getAttribute('data-linked-index') === String(i)")
+
+
+def linked_index(page, key: str) -> str | None:
+    return page.locator(f'.lm-root[data-key="{key}"]').get_attribute("data-linked-index")
+
+
+def test_hover_in_one_map_rings_the_same_image_in_the_other(page, server):
+    open_compare(page, server)
+    choose(page, "mnist-conv-z16.safetensors")
+    wait_for_map(page, "cmp_a", timeout=180_000)
+    wait_for_map(page, "cmp_b", timeout=180_000)
+    i = find_isolated_point(page, "cmp_a")
+    assert hover_point(page, i, "cmp_a") == i
+    page.wait_for_function(LINKED, arg=["cmp_b", i])
+    assert linked_index(page, "cmp_b") == str(i)
+    j = find_isolated_point(page, "cmp_b")
+    assert hover_point(page, j, "cmp_b") == j
+    page.wait_for_function(LINKED, arg=["cmp_a", j])
+    # A box drawn on map A selects the same images on map B.
+    x0, y0, x1, y1 = plot_box(page, 0.3, 0.3, 0.7, 0.7, key="cmp_a")
+    inside = {k for k, (x, y) in enumerate(all_client_xy(page, "cmp_a"))
+              if x0 <= x <= x1 and y0 <= y <= y1}
+    assert len(inside) > 5
+    page.locator('.lm-root[data-key="cmp_a"] .lm-tool[data-tool="box"]').click()
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=3)
+    page.mouse.move(x1, y1, steps=3)
+    page.mouse.up()
+    got = "k => window.__latentMaps[k].selectedIndices('s1')"
+    a = set(page.evaluate(got, "cmp_a"))
+    assert abs(len(a) - len(inside)) <= max(2, len(inside) // 100)  # on the box edge, rounding
+    assert set(page.evaluate(got, "cmp_b")) == a
+    wait_for_app_run(page)  # and after the rerun the gesture caused, both still hold it
+    wait_for_map(page, "cmp_b")
+    assert set(page.evaluate(got, "cmp_b")) == a
+
+
+def test_a_checkpoint_of_another_dataset_is_refused(page, server):
+    open_compare(page, server)
+    choose(page, "fashion-mnist-conv-z16.safetensors (another dataset or image shape)")
+    alert = page.get_by_test_id("stAlert").filter(has_text="different datasets")
+    alert.wait_for()
+    assert "(mnist and fashion-mnist)" in alert.inner_text()
+    assert page.locator('.lm-root[data-key="cmp_b"]').count() == 0

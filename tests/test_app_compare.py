@@ -1,0 +1,73 @@
+"""The Compare page through AppTest: a second checkpoint of the same dataset, the pixel baseline,
+and the refusal of a checkpoint trained on another dataset."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from _explorer_helpers import make_checkpoint
+from vae_explorer import checkpoints
+
+APP = str(Path(__file__).resolve().parent.parent / "vae_explorer" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def ck_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("checkpoints")
+    make_checkpoint(d / checkpoints.DEFAULT_NAME, latent_dim=2)
+    make_checkpoint(d / "shapes-z5.safetensors", latent_dim=5, seed=2)
+    make_checkpoint(d / "mnist-mlp-z5.safetensors", latent_dim=5, arch="mlp", hidden=(32,),
+                    dataset="mnist", label_names=[str(i) for i in range(10)], seed=1)
+    return d
+
+
+@pytest.fixture()
+def at(ck_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(ck_dir))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VAE_DATA_ROOT", str(tmp_path / "no-data-here"))
+    app = AppTest.from_file(APP, default_timeout=180)
+    app.run()
+    app.switch_page("views/compare.py").run()
+    return app
+
+
+def _ok(app):
+    assert not app.exception, [e.message for e in app.exception]
+
+
+def _texts(app):
+    return " ".join(t.value for t in app.text) + " ".join(c.value for c in app.caption)
+
+
+def test_a_second_checkpoint_of_the_same_dataset_is_aligned_and_tabled(at):
+    _ok(at)
+    assert [t.value for t in at.title] == ["Compare"]
+    at.selectbox(key="cmp_with").set_value("ckpt:shapes-z5.safetensors").run()
+    _ok(at)
+    assert not at.error
+    assert "B: shapes-z5.safetensors" in _texts(at)
+    assert "orthogonal Procrustes" in _texts(at) and "residual" in _texts(at)
+    metrics = at.table[-1].value
+    assert list(metrics.iloc[:, 0])[:2] == ["test -ELBO (nats)", "IW NLL (nats)"]
+    assert metrics.iloc[0, 1] == "190.00"  # the same likelihood and pixels: compared
+
+
+def test_the_pixel_baseline_has_scores_and_both_decoders(at):
+    at.selectbox(key="cmp_with").set_value("pixels:pca").run()
+    _ok(at)
+    assert "B: pixels (PCA)" in _texts(at)
+    quality = at.table[0].value
+    assert "trustworthiness" in quality.iloc[2, 0]
+    assert all(0.0 <= float(v) <= 1.0 for v in quality.iloc[2, 1:])
+    assert "Decoders side by side" in [s.value for s in at.subheader]
+    assert len(at.get("image")) == 2  # the VAE's grid beside PCA's inverse grid
+
+
+def test_a_checkpoint_of_another_dataset_is_refused_with_the_reason(at):
+    at.selectbox(key="cmp_with").set_value("ckpt:mnist-mlp-z5.safetensors").run()
+    _ok(at)
+    assert len(at.error) == 1
+    assert "different datasets (shapes and mnist)" in at.error[0].value.replace("\\", "")
