@@ -34,8 +34,33 @@ FLOOR_APP = 'import streamlit as st\nst.write("hi")\n'
 VIEWPORT = {"width": 1400, "height": 950}
 
 
+class BareServer(harness.AppServer):
+    """`streamlit run SCRIPT --server.port N` and nothing else, as a user types it (the repo's
+    .streamlit/config.toml applies to both apps: same working folder), unlike the tests'
+    AppServer, which also turns the file watcher off. `flags`: more, to compare."""
+
+    flags: list[str] = []
+
+    def start(self, timeout: float = 90) -> "BareServer":
+        cmd = [sys.executable, "-m", "streamlit", "run", str(self.script),
+               "--server.port", str(self.port), *self.flags]
+        log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
+        self.started_at = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_healthy(timeout)
+        return self
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the server process has used: less sensitive to other load
+    than wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load1() -> float:
@@ -45,13 +70,14 @@ def load1() -> float:
 def floor_run(browser, script: Path, cache: Path) -> dict:
     ctx = browser.new_context(viewport=VIEWPORT)
     page = ctx.new_page()
-    srv = harness.AppServer(cache, script=script)
+    srv = BareServer(cache, script=script)
     try:
         srv.start()
         healthy = time.perf_counter() - srv.started_at
         page.goto(srv.url)
         page.get_by_text("hi", exact=True).first.wait_for(timeout=120_000)
-        return {"total": time.perf_counter() - srv.started_at, "healthy": healthy}
+        return {"total": time.perf_counter() - srv.started_at, "healthy": healthy,
+                "cpu": cpu_s(srv.proc.pid)}
     finally:
         ctx.close()
         srv.stop()
@@ -61,7 +87,7 @@ def app_run(browser, cache: Path, log: Path | None = None) -> dict:
     """Process start -> points drawn -> a hover image shown, with the times in between."""
     ctx = browser.new_context(viewport=VIEWPORT)
     page = ctx.new_page()
-    srv = harness.AppServer(cache, log_path=log)
+    srv = BareServer(cache, log_path=log)
     try:
         srv.start()
         t0 = srv.started_at
@@ -80,6 +106,7 @@ def app_run(browser, cache: Path, log: Path | None = None) -> dict:
                       for (let i = 4; i < d.length; i += 4) if (d[i] !== d[0]) return true;
                       return false; }""", arg="latent_map", timeout=60_000, polling=20)
         out["total"] = time.perf_counter() - t0
+        out["cpu"] = cpu_s(srv.proc.pid)
         out["n"] = harness.map_stats(page)["totalPoints"]
         out["browser"] = page.evaluate(
             """() => { const n = performance.getEntriesByType('navigation')[0] || {};
@@ -115,7 +142,7 @@ def main() -> None:
     print(f"  streamlit {streamlit.__version__}, Python {sys.version.split()[0]}, "
           f"{os.cpu_count()} cores; checkpoint {harness.DEFAULT_CKPT.name}")
     print(f"  before: {uptime()}")
-    floors, apps, loads = [], [], []
+    floors, apps, loads, cpus = [], [], [], {"floor": [], "app": []}
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         tmp = Path(tmp)
         script = tmp / "floor_app.py"
@@ -127,29 +154,32 @@ def main() -> None:
             w = app_run(browser, cache)
             print(f"  warm-up open (fills the cache): {w['total']:.2f} s, {w['n']:,} points")
             print(f"\n  {'round':>5}  {'run':<6} {'total s':>8} {'healthy':>8} {'points':>7} "
-                  f"{'atlases':>8} {'load1':>6}")
+                  f"{'atlases':>8} {'srv cpu':>8} {'load1':>6}")
             for r in range(1, args.rounds + 1):
                 f = floor_run(browser, script, tmp / "floor-cache")
                 floors.append(f["total"])
                 loads.append(load1())
+                cpus["floor"].append(f["cpu"])
                 print(f"  {r:>5}  {'floor':<6} {f['total']:>8.2f} {f['healthy']:>8.2f} "
-                      f"{'':>7} {'':>8} {loads[-1]:>6.2f}")
+                      f"{'':>7} {'':>8} {f['cpu']:>8.2f} {loads[-1]:>6.2f}")
                 last = r == args.rounds
                 a = app_run(browser, cache, args.log if last else None)
                 apps.append(a["total"])
                 loads.append(load1())
+                cpus["app"].append(a["cpu"])
                 print(f"  {r:>5}  {'app':<6} {a['total']:>8.2f} {a['healthy']:>8.2f} "
-                      f"{a['points']:>7.2f} {a['atlases']:>8.2f} {loads[-1]:>6.2f}")
+                      f"{a['points']:>7.2f} {a['atlases']:>8.2f} {a['cpu']:>8.2f} {loads[-1]:>6.2f}")
         finally:
             browser.close()
     fm, am = statistics.median(floors), statistics.median(apps)
     print(f"\n  after: {uptime()}")
-    print("\n  | run | process start -> | median | min-max | n |")
-    print("  |---|---|---|---|---|")
+    fc, ac = statistics.median(cpus["floor"]), statistics.median(cpus["app"])
+    print("\n  | run | process start -> | median | min-max | n | server CPU (median) |")
+    print("  |---|---|---|---|---|---|")
     print(f"  | one-line app | 'hi' visible | {fm:.2f} s | {min(floors):.2f}-{max(floors):.2f} s "
-          f"| {len(floors)} |")
+          f"| {len(floors)} | {fc:.2f} s |")
     print(f"  | explorer, warm | points drawn + hover image | {am:.2f} s | "
-          f"{min(apps):.2f}-{max(apps):.2f} s | {len(apps)} |")
+          f"{min(apps):.2f}-{max(apps):.2f} s | {len(apps)} | {ac:.2f} s |")
     print(f"\n  ratio of medians: {am / fm:.2f}x the floor ({am - fm:+.2f} s); target <= 1.3x; "
           f"1-min load during the runs {min(loads):.1f}-{max(loads):.1f} "
           f"({'LOADED: not a headline figure' if max(loads) > 0.5 else 'idle'})")
