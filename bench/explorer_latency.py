@@ -88,12 +88,17 @@ def open_app(browser, ctx, page, srv: harness.AppServer, both: bool) -> dict:
     out["default_points"] = harness.map_stats(page)["totalPoints"]
     if both:
         harness.wait_for_app_run(page)
+        slider = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] input').first
+        options = slider.get_attribute("max")
         t = time.perf_counter()
         page.locator('[data-testid="stSidebar"]').get_by_text("Train + test").click()
-        harness.wait_for_app_run(page)
-        # the point count keeps its value (5,000 is valid for both splits): one step up is
-        # 10,000 (the options are 1k, 2k, 5k, 10k, 20k, all)
-        page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] input[type="range"]').last.focus()
+        # The toggle keeps "Points on the map" at 5,000 (still an option), so the map stays 5k:
+        # once the slider offers the train+test sizes, one step right is 10,000.
+        page.wait_for_function(
+            "m => { const e = document.querySelector("
+            "'[data-testid=\"stSidebar\"] [data-testid=\"stSlider\"] input');"
+            " return e && e.getAttribute('max') !== m; }", arg=options, timeout=180_000)
+        slider.focus()
         page.keyboard.press("ArrowRight")
         wait_points(page, 10_000)
         out["to_10k_after_toggle_s"] = time.perf_counter() - t

@@ -149,9 +149,13 @@ def test_conditional_model_all_pages(tmp_path, monkeypatch):
 OPEN_RUN = r"""
 import json, sys, threading, time
 importers = []
+HEAVY = ("sklearn", "scipy", "pandas", "streamlit.emojis")
+heavy = {}  # module -> the thread that first imported it
 def hook(event, args):  # the thread that first loads torch
     if event == "import" and args[0] == "torch" and not importers:
         importers.append(threading.current_thread().name)
+    if event == "import" and args[0] in HEAVY and args[0] not in heavy:
+        heavy[args[0]] = threading.current_thread().name
 sys.addaudithook(hook)
 from streamlit.testing.v1 import AppTest
 from vae_explorer import compute
@@ -168,7 +172,8 @@ for _ in range(2400):  # let the background work finish before the process exits
     time.sleep(0.05)
 print(json.dumps({"errors": errors, "titles": titles, "importers": importers,
                   "ready": c.ck.ready, "error": c.ck.error, "recon_done": rec is not None,
-                  "has_recon": has_recon, "threads": threads}))
+                  "has_recon": has_recon, "threads": threads,
+                  "heavy_in_script": sorted(m for m, t in heavy.items() if t.startswith("ScriptRunner"))}))
 """
 
 
@@ -195,6 +200,9 @@ def test_warm_open_draws_the_map_before_torch_loads(env):
     assert warm["importers"] == ["checkpoint-load"], warm
     assert warm["ready"] and warm["error"] is None
     assert warm["has_recon"] and "reconstructions" not in warm["threads"]  # from the disk cache
+    # Nor does it import what only a click or another page needs (scikit-learn + scipy ~1.5 s,
+    # pandas ~0.6 s, Streamlit's emoji table for an emoji page icon): docs/benchmarks.md.
+    assert warm["heavy_in_script"] == [], warm["heavy_in_script"]
 
 
 @pytest.mark.parametrize("name", ["mnist-mlp-z5", "mnist-mlp-z5.safetensors"])

@@ -32,9 +32,12 @@ SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
 
 state.init_from_url()
 ss = st.session_state
-# An emoji icon: Streamlit draws it as a data: URL. A ":material/…:" page icon is fetched from
-# fonts.gstatic.com, which fails offline (one failed request per page view).
-st.set_page_config(page_title="VAE explorer", page_icon="🧭", layout="wide",
+# The 🧭 emoji as the same data: URL Streamlit's frontend draws for page_icon="🧭", written out:
+# the emoji itself made Streamlit import its emoji table (~0.1-0.2 s of a warm open's first
+# run). A ":material/…:" page icon is fetched from fonts.gstatic.com, which fails offline.
+PAGE_ICON = ("data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 100 100'>"
+             "<text y='.9em' font-size='90'>%F0%9F%A7%AD</text></svg>")
+st.set_page_config(page_title="VAE explorer", page_icon=PAGE_ICON, layout="wide",
                    initial_sidebar_state="collapsed" if ss.get("presenter") else "auto")
 
 

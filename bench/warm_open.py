@@ -1,0 +1,189 @@
+"""Warm open against Streamlit's own floor, in one run (issue 12's target: <= 1.3x). Not a test.
+
+    .venv/bin/python bench/warm_open.py              # 5 rounds
+    .venv/bin/python bench/warm_open.py --rounds 8
+
+One round is, alternately:
+  floor  a one-line Streamlit app (`import streamlit as st; st.write("hi")`):
+         process start -> "hi" visible in Chromium;
+  app    `streamlit run vae_explorer/app.py` (no flags, the shipped default checkpoint):
+         process start -> ready = the map's points drawn on the canvas (and its atlases decoded,
+         the component's data-ready) AND a hover image shown: the mouse is moved onto an
+         isolated point and the original's pixels appear in the hover panel.
+Each run is a new server process on a new port, a new browser context (made before the server
+starts, so browser set-up is not counted), the same Chromium. The app's disk cache is warmed by
+one unmeasured open first (a temporary $VAE_EXPLORER_CACHE; the shipped cache is read as usual).
+Prints every run, median, min-max, the ratio of medians and `uptime` before and after.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+import harness  # noqa: E402
+
+FLOOR_APP = 'import streamlit as st\nst.write("hi")\n'
+VIEWPORT = {"width": 1400, "height": 950}
+
+
+class BareServer(harness.AppServer):
+    """`streamlit run SCRIPT --server.port N` and nothing else, as a user types it (the repo's
+    .streamlit/config.toml applies to both apps: same working folder), unlike the tests'
+    AppServer, which also turns the file watcher off. `flags`: more, to compare."""
+
+    flags: list[str] = []
+
+    def start(self, timeout: float = 90) -> "BareServer":
+        cmd = [sys.executable, "-m", "streamlit", "run", str(self.script),
+               "--server.port", str(self.port), *self.flags]
+        log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
+        self.started_at = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_healthy(timeout)
+        return self
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the server process has used: less sensitive to other load
+    than wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load1() -> float:
+    return os.getloadavg()[0]
+
+
+def floor_run(browser, script: Path, cache: Path) -> dict:
+    ctx = browser.new_context(viewport=VIEWPORT)
+    page = ctx.new_page()
+    srv = BareServer(cache, script=script)
+    try:
+        srv.start()
+        healthy = time.perf_counter() - srv.started_at
+        page.goto(srv.url)
+        page.get_by_text("hi", exact=True).first.wait_for(timeout=120_000)
+        return {"total": time.perf_counter() - srv.started_at, "healthy": healthy,
+                "cpu": cpu_s(srv.proc.pid)}
+    finally:
+        ctx.close()
+        srv.stop()
+
+
+def app_run(browser, cache: Path, log: Path | None = None) -> dict:
+    """Process start -> points drawn -> a hover image shown, with the times in between."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    page = ctx.new_page()
+    srv = BareServer(cache, log_path=log)
+    try:
+        srv.start()
+        t0 = srv.started_at
+        out = {"healthy": time.perf_counter() - t0}
+        page.goto(srv.url)
+        harness.wait_for_map(page, ready=False, timeout=180_000)
+        out["points"] = time.perf_counter() - t0
+        harness.wait_for_map(page, ready=True, timeout=180_000)
+        out["atlases"] = time.perf_counter() - t0
+        i = harness.find_isolated_point(page)
+        harness.hover_point(page, i, timeout=60_000)
+        page.wait_for_function(
+            """k => { const c = window.__latentMaps[k].instance.slots[0].cv;
+                      if (!c.width) return false;
+                      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                      for (let i = 4; i < d.length; i += 4) if (d[i] !== d[0]) return true;
+                      return false; }""", arg="latent_map", timeout=60_000, polling=20)
+        out["total"] = time.perf_counter() - t0
+        out["cpu"] = cpu_s(srv.proc.pid)
+        out["n"] = harness.map_stats(page)["totalPoints"]
+        out["browser"] = page.evaluate(
+            """() => { const n = performance.getEntriesByType('navigation')[0] || {};
+                       const s = window.__latentMaps.latent_map.stats;
+                       return {dom: n.domContentLoadedEventEnd, firstUpdate: s.firstUpdateAt,
+                               ready: s.readyAt}; }""")
+        return out
+    finally:
+        ctx.close()
+        srv.stop()
+
+
+def fmt(xs: list[float]) -> str:
+    return (f"median {statistics.median(xs):.2f} s, min {min(xs):.2f}, max {max(xs):.2f} "
+            f"(n={len(xs)})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=5, help="floor + app runs, alternated")
+    ap.add_argument("--log", type=Path, help="keep the app's server log of the last run here")
+    args = ap.parse_args()
+    reason = harness.chromium_missing_reason()
+    if reason:
+        sys.exit(reason)
+    if not harness.DEFAULT_CKPT.is_file():
+        sys.exit(f"needs the shipped default checkpoint {harness.DEFAULT_CKPT}")
+    from playwright.sync_api import sync_playwright
+    import streamlit
+
+    print("Warm open vs the one-line-app floor (process start -> ready, Chromium, Playwright)")
+    print(f"  streamlit {streamlit.__version__}, Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} cores; checkpoint {harness.DEFAULT_CKPT.name}")
+    print(f"  before: {uptime()}")
+    floors, apps, loads, cpus = [], [], [], {"floor": [], "app": []}
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        tmp = Path(tmp)
+        script = tmp / "floor_app.py"
+        script.write_text(FLOOR_APP)
+        cache = tmp / "cache"
+        cache.mkdir()
+        browser = harness.launch_browser(p)
+        try:
+            w = app_run(browser, cache)
+            print(f"  warm-up open (fills the cache): {w['total']:.2f} s, {w['n']:,} points")
+            print(f"\n  {'round':>5}  {'run':<6} {'total s':>8} {'healthy':>8} {'points':>7} "
+                  f"{'atlases':>8} {'srv cpu':>8} {'load1':>6}")
+            for r in range(1, args.rounds + 1):
+                f = floor_run(browser, script, tmp / "floor-cache")
+                floors.append(f["total"])
+                loads.append(load1())
+                cpus["floor"].append(f["cpu"])
+                print(f"  {r:>5}  {'floor':<6} {f['total']:>8.2f} {f['healthy']:>8.2f} "
+                      f"{'':>7} {'':>8} {f['cpu']:>8.2f} {loads[-1]:>6.2f}")
+                last = r == args.rounds
+                a = app_run(browser, cache, args.log if last else None)
+                apps.append(a["total"])
+                loads.append(load1())
+                cpus["app"].append(a["cpu"])
+                print(f"  {r:>5}  {'app':<6} {a['total']:>8.2f} {a['healthy']:>8.2f} "
+                      f"{a['points']:>7.2f} {a['atlases']:>8.2f} {a['cpu']:>8.2f} {loads[-1]:>6.2f}")
+        finally:
+            browser.close()
+    fm, am = statistics.median(floors), statistics.median(apps)
+    print(f"\n  after: {uptime()}")
+    fc, ac = statistics.median(cpus["floor"]), statistics.median(cpus["app"])
+    print("\n  | run | process start -> | median | min-max | n | server CPU (median) |")
+    print("  |---|---|---|---|---|---|")
+    print(f"  | one-line app | 'hi' visible | {fm:.2f} s | {min(floors):.2f}-{max(floors):.2f} s "
+          f"| {len(floors)} | {fc:.2f} s |")
+    print(f"  | explorer, warm | points drawn + hover image | {am:.2f} s | "
+          f"{min(apps):.2f}-{max(apps):.2f} s | {len(apps)} | {ac:.2f} s |")
+    print(f"\n  ratio of medians: {am / fm:.2f}x the floor ({am - fm:+.2f} s); target <= 1.3x; "
+          f"1-min load during the runs {min(loads):.1f}-{max(loads):.1f} "
+          f"({'LOADED: not a headline figure' if max(loads) > 0.5 else 'idle'})")
+
+
+if __name__ == "__main__":
+    main()
