@@ -40,13 +40,14 @@ class BareServer(harness.AppServer):
     AppServer, which also turns the file watcher off. `flags`: more, to compare."""
 
     flags: list[str] = []
+    root: Path = REPO  # the checkout it runs in (its .streamlit/config.toml applies)
 
     def start(self, timeout: float = 90) -> "BareServer":
         cmd = [sys.executable, "-m", "streamlit", "run", str(self.script),
                "--server.port", str(self.port), *self.flags]
         log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self.started_at = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log,
+        self.proc = subprocess.Popen(cmd, cwd=self.root, env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.wait_healthy(timeout)
         return self
@@ -83,11 +84,12 @@ def floor_run(browser, script: Path, cache: Path) -> dict:
         srv.stop()
 
 
-def app_run(browser, cache: Path, log: Path | None = None) -> dict:
+def app_run(browser, cache: Path, log: Path | None = None, root: Path = REPO) -> dict:
     """Process start -> points drawn -> a hover image shown, with the times in between."""
     ctx = browser.new_context(viewport=VIEWPORT)
     page = ctx.new_page()
-    srv = BareServer(cache, log_path=log)
+    srv = BareServer(cache, log_path=log, script=root / "vae_explorer" / "app.py")
+    srv.root = root
     try:
         srv.start()
         t0 = srv.started_at
@@ -129,6 +131,9 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5, help="floor + app runs, alternated")
     ap.add_argument("--log", type=Path, help="keep the app's server log of the last run here")
+    ap.add_argument("--compare-with", type=Path, metavar="DIR",
+                    help="another checkout of the project (e.g. `git archive OLD | tar -x -C DIR`): "
+                         "its app runs too in every round, on its own warmed cache")
     args = ap.parse_args()
     reason = harness.chromium_missing_reason()
     if reason:
@@ -143,6 +148,8 @@ def main() -> None:
           f"{os.cpu_count()} cores; checkpoint {harness.DEFAULT_CKPT.name}")
     print(f"  before: {uptime()}")
     floors, apps, loads, cpus = [], [], [], {"floor": [], "app": []}
+    others: list[float] = []
+    other_cpus: list[float] = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         tmp = Path(tmp)
         script = tmp / "floor_app.py"
@@ -153,6 +160,10 @@ def main() -> None:
         try:
             w = app_run(browser, cache)
             print(f"  warm-up open (fills the cache): {w['total']:.2f} s, {w['n']:,} points")
+            if args.compare_with:
+                other_cache = tmp / "cache-other"
+                other_cache.mkdir()
+                app_run(browser, other_cache, root=args.compare_with.resolve())
             print(f"\n  {'round':>5}  {'run':<6} {'total s':>8} {'healthy':>8} {'points':>7} "
                   f"{'atlases':>8} {'srv cpu':>8} {'load1':>6}")
             for r in range(1, args.rounds + 1):
@@ -169,6 +180,14 @@ def main() -> None:
                 cpus["app"].append(a["cpu"])
                 print(f"  {r:>5}  {'app':<6} {a['total']:>8.2f} {a['healthy']:>8.2f} "
                       f"{a['points']:>7.2f} {a['atlases']:>8.2f} {a['cpu']:>8.2f} {loads[-1]:>6.2f}")
+                if args.compare_with:
+                    o = app_run(browser, other_cache, root=args.compare_with.resolve())
+                    others.append(o["total"])
+                    other_cpus.append(o["cpu"])
+                    loads.append(load1())
+                    print(f"  {r:>5}  {'other':<6} {o['total']:>8.2f} {o['healthy']:>8.2f} "
+                          f"{o['points']:>7.2f} {o['atlases']:>8.2f} {o['cpu']:>8.2f} "
+                          f"{loads[-1]:>6.2f}")
         finally:
             browser.close()
     fm, am = statistics.median(floors), statistics.median(apps)
@@ -180,6 +199,12 @@ def main() -> None:
           f"| {len(floors)} | {fc:.2f} s |")
     print(f"  | explorer, warm | points drawn + hover image | {am:.2f} s | "
           f"{min(apps):.2f}-{max(apps):.2f} s | {len(apps)} | {ac:.2f} s |")
+    if others:
+        om = statistics.median(others)
+        print(f"  | explorer, warm, {args.compare_with} | points drawn + hover image | {om:.2f} s | "
+              f"{min(others):.2f}-{max(others):.2f} s | {len(others)} | "
+              f"{statistics.median(other_cpus):.2f} s |")
+        print(f"\n  other checkout: {om / fm:.2f}x the floor")
     print(f"\n  ratio of medians: {am / fm:.2f}x the floor ({am - fm:+.2f} s); target <= 1.3x; "
           f"1-min load during the runs {min(loads):.1f}-{max(loads):.1f} "
           f"({'LOADED: not a headline figure' if max(loads) > 0.5 else 'idle'})")
