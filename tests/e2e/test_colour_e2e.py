@@ -58,7 +58,8 @@ def test_the_factor_table_is_under_the_traversal(page, app_server):
     page.goto(app_server.url + f"/samples?ckpt={CKPT}")
     wait_for_app_run(page)
     page.get_by_role("heading", name="Which dimension encodes which factor").wait_for(timeout=120_000)
-    assert page.get_by_text("MIG").first.is_visible()
+    # the rest of the section streams in after its heading: wait, do not just look
+    page.get_by_text("MIG", exact=True).first.wait_for(timeout=30_000)
     best = page.get_by_text("Best dimension per factor")
     best.wait_for(timeout=30_000)
     assert "shape: z" in best.inner_text() and "hue: z" in best.inner_text()
