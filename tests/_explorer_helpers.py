@@ -26,3 +26,14 @@ def make_checkpoint(path: Path, latent_dim: int = 2, arch: str = "conv", hidden=
     doc = build_metadata(mc, dc, train or TrainConfig(epochs=1), history=history,
                          metrics={"test_loss": 190.0, "note": "<b>not html</b>"})
     return save_checkpoint(path, model, doc)
+
+
+def app_env(monkeypatch, ck_dir, tmp_path):
+    """Point an AppTest / server at test checkpoints, a fresh cache and a data root that does not
+    exist (the tests make their own data). Returns that data root."""
+    no_data = tmp_path / "no-data-here"
+    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(ck_dir))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("VAE_DATA_ROOT", str(no_data))
+    return no_data
+

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from _explorer_helpers import SHAPE_NAMES, make_checkpoint
+from _explorer_helpers import SHAPE_NAMES, app_env, make_checkpoint
 from vae_explorer import checkpoints
 
 APP = str(Path(__file__).resolve().parent.parent / "vae_explorer" / "app.py")
@@ -25,9 +25,7 @@ def ck_dir(tmp_path_factory):
 
 @pytest.fixture()
 def env(ck_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(ck_dir))
-    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("VAE_DATA_ROOT", str(tmp_path / "no-data-here"))
+    app_env(monkeypatch, ck_dir, tmp_path)
     return ck_dir
 
 

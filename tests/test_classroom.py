@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from _explorer_helpers import make_checkpoint
+from _explorer_helpers import app_env, make_checkpoint
 from vae_explorer import background, checkpoints
 
 APP = str(Path(__file__).resolve().parent.parent / "vae_explorer" / "app.py")
@@ -27,9 +27,7 @@ def ck_dir(tmp_path_factory):
 
 @pytest.fixture()
 def env(ck_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(ck_dir))
-    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("VAE_DATA_ROOT", str(tmp_path / "no-data-here"))
+    app_env(monkeypatch, ck_dir, tmp_path)
     return ck_dir
 
 

@@ -57,6 +57,8 @@ def test_shapes_rgb_is_a_known_dataset_with_factors():
     assert len(ds) == cs.TEST_SIZE and ds.image_shape == [3, 64, 64]
     assert ds.factor_names == cs.FACTOR_NAMES and ds.factors.shape == (cs.TEST_SIZE, 6)
     DataConfig(dataset="shapes-rgb").validate()  # a checkpoint trained on it opens
+    with pytest.raises(ValueError, match="split"):
+        cs.load_factors("val")  # not quietly the test split
 
 
 def test_a_code_that_copies_a_factor_scores_one_and_noise_scores_zero():

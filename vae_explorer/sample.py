@@ -106,13 +106,13 @@ def load_split(dataset: str, root: str, split: str = "test", n: int = 10_000,
 def load_factors(dataset: str, split: str = "test", n: int = 10_000, seed: int = 0):
     """(factors (N, F) float32, names) of the same sample load_split gives, for datasets with
     known generative factors (the built-in shapes sets); None for the others."""
-    from vae_training.builtin import known_factors  # numpy only: no torch on a warm open
+    from vae_training import builtin  # numpy only: no torch on a warm open
 
-    if known_factors(dataset, "test") is None:
+    mod = builtin.module(dataset)
+    if mod is None:
         return None
-    names = known_factors(dataset, "test")[2]
-    _, f = _pick(lambda s: known_factors(dataset, s)[:2], split, n, seed)
-    return np.ascontiguousarray(f, dtype=np.float32), names
+    _, f = _pick(mod.load_factors, split, n, seed)
+    return np.ascontiguousarray(f, dtype=np.float32), list(mod.FACTOR_NAMES)
 
 
 def data_key(dataset: str, split: str, x: np.ndarray, y: np.ndarray) -> str:

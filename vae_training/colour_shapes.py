@@ -18,10 +18,11 @@ The same (n, seed) always gives the same bytes, on any machine.
 from __future__ import annotations
 
 import colorsys
+import sys
 
 import numpy as np
 
-from .shapes import SHAPE_NAMES, _sdf
+from .shapes import SHAPE_NAMES, _sdf, split_size_seed
 
 NAME = "shapes-rgb"
 SIDE = 64
@@ -86,14 +87,10 @@ def generate(n: int, seed: int = 0):
 
 def load(split: str = "train", n: int | None = None):
     """The fixed train (12k) or test (3k) split; different seeds, so no image is shared."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    size = TRAIN_SIZE if split == "train" else TEST_SIZE
-    seed = TRAIN_SEED if split == "train" else TEST_SEED
+    size, seed = split_size_seed(split, sys.modules[__name__])
     return generate(size if n is None else n, seed)
 
 
 def load_factors(split: str = "train"):
     """(labels, factors) of a split, as load() gives them, without the images."""
-    size = TRAIN_SIZE if split == "train" else TEST_SIZE
-    return draw_factors(size, TRAIN_SEED if split == "train" else TEST_SEED)
+    return draw_factors(*split_size_seed(split, sys.modules[__name__]))

@@ -14,6 +14,8 @@ The same (n, seed) always gives the same images, on any machine.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 NAME = "shapes"
@@ -120,16 +122,22 @@ def draw_factors(n: int, seed: int = 0):
     return labels, rng.random((n, len(FACTOR_NAMES)), dtype=np.float64).astype(np.float32)
 
 
-def load_shapes(split: str = "train", n: int | None = None):
-    """The fixed train (20k) or test (5k) split; different seeds, so no image is shared."""
+def split_size_seed(split: str, module) -> tuple[int, int]:
+    """(size, seed) of a built-in generated split; every generator module has the same four
+    constants (TRAIN_SIZE, TEST_SIZE, TRAIN_SEED, TEST_SEED)."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    size = TRAIN_SIZE if split == "train" else TEST_SIZE
-    seed = TRAIN_SEED if split == "train" else TEST_SEED
+    if split == "train":
+        return module.TRAIN_SIZE, module.TRAIN_SEED
+    return module.TEST_SIZE, module.TEST_SEED
+
+
+def load_shapes(split: str = "train", n: int | None = None):
+    """The fixed train (20k) or test (5k) split; different seeds, so no image is shared."""
+    size, seed = split_size_seed(split, sys.modules[__name__])
     return generate_shapes(size if n is None else n, seed)
 
 
 def load_factors(split: str = "train"):
     """(labels, factors) of a split, as load_shapes() gives them, without the images."""
-    size = TRAIN_SIZE if split == "train" else TEST_SIZE
-    return draw_factors(size, TRAIN_SEED if split == "train" else TEST_SEED)
+    return draw_factors(*split_size_seed(split, sys.modules[__name__]))
