@@ -334,6 +334,9 @@ def test_the_map_colours_by_a_known_factor_and_colour_by_takes_over_again(env):
     _ok(at)
     assert at.session_state["colour_factor"] == "scale"
     assert at.query_params.get("factor") in ("scale", ["scale"])
+    # While a factor colours the map no Colour by button is lit (it showed "Label", which was
+    # not what the map showed); clicking one takes over again.
+    assert at.segmented_control(key="w_colour_by").value is None
     at.segmented_control(key="w_colour_by").set_value("kl").run()
     _ok(at)
     assert at.session_state["colour_factor"] == "" and at.session_state["colour_by"] == "kl"

@@ -180,7 +180,7 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
                map_label: str = "", cursor_method: str = "identity", initial_view=None,
                url_view: bool = False, map_id: str = "", selections: dict | None = None,
                found: dict | None = None, neighbours: dict | None = None,
-               link: str = "") -> tuple[dict, dict]:
+               link: str = "", color_scale: str = "viridis") -> tuple[dict, dict]:
     """Pure part of latent_map(): the component data dict, and {ref: payload} for every ref.
 
     Payloads whose ref is in ``client_has`` are left out of ``data["blobs"]``. ``window`` is a
@@ -191,7 +191,8 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
     ``selections`` {"s1": indices, "s2": indices, "seq": last gesture seen}; ``found`` (search
     results) {"indices", "id"}; ``neighbours`` {"of": index, "idx": [indices]}: see select.js.
     ``link``: maps on one page with the same link id ring each other's hovered point and mirror
-    each other's selection gestures in the browser (link.js).
+    each other's selection gestures in the browser (link.js). ``color_scale``: "viridis", or "hue"
+    for a cyclic value in turns (each point drawn in that hue).
     """
     t = {}
     t0 = time.perf_counter()
@@ -256,6 +257,7 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
         "blobs": {r: payloads[r] for r in refs.values() if r and r not in have},
         "labelNames": [str(s) for s in (label_names or [])],
         "colorTitle": str(color_title or ""),
+        "colorScale": "hue" if color_scale == "hue" else "viridis",
         "grid": grid,
         "window": win,
         "map": {"id": str(map_id), "latent": bool(map_is_latent), "label": str(map_label),

@@ -171,6 +171,11 @@ def colouring(c: state.Ctx, colour: str, factor: str) -> str:
     return f"f:{factor}" if factor and factor in c.factor_names else colour
 
 
+# The generators' hue is a colour's hue in turns (0 and 1 are the same red): drawn on a hue wheel,
+# each point in its own shape's colour, not on viridis, where 0 and 1 would be the two extremes.
+CYCLIC = {"f:hue": "hue"}
+
+
 def factor_layer(c: state.Ctx, colour: str):
     """(values, title) of a "f:<name>" colouring, or None when the sample has no such factor."""
     if not colour.startswith("f:") or c.factors is None or colour[2:] not in c.factor_names:
@@ -223,7 +228,7 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
                   path=path_xy, selected=selected, height=height, key=key)
     map_info = dict(grid_latents=grid_lat, map_is_latent=m.method == "identity", map_label=m.label,
                     cursor_method=m.method, initial_view=initial_view, url_view=url_view,
-                    map_id=m.key)
+                    map_id=m.key, color_scale=CYCLIC.get(colour, "viridis"))
     if key == "latent_map":
         map_info.update(selections={"s1": ss.get("sel_s1"), "s2": ss.get("sel_s2"),
                                     "seq": ss.get("_sel_seq", 0)},

@@ -46,6 +46,15 @@ def test_the_colour_model_shows_colour_on_map_grid_and_interpolation(page, app_s
     wait_for_map(page)
     page.wait_for_function("() => window.__latentMaps['latent_map'].instance.data.colorTitle === 'hue'")
     assert "factor=hue" in page.url
+    # hue is cyclic: drawn on a hue wheel (both ends of the colour bar red), each point in its own
+    # hue, not on viridis (dark purple at 0, yellow at 1)
+    ends = page.evaluate("""() => {
+      const cv = window.__latentMaps['latent_map'].instance.colorbar.querySelector('canvas');
+      const d = cv.getContext('2d').getImageData(0, 0, cv.width, 1).data;
+      return [Array.from(d.slice(0, 3)), Array.from(d.slice(4 * (cv.width - 1), 4 * cv.width - 1))];
+    }""")
+    for r, g, b in ends:
+        assert r > 180 and g < 90 and b < 90, ends
     # (the interpolation page draws its filmstrip only once A and B are chosen)
     for path in ("/grid", "/interpolate"):
         page.goto(app_server.url + path + f"?ckpt={CKPT}&a=i0&b=i1")

@@ -28,8 +28,13 @@ def _clear_points() -> None:
 # clipped at "Neighbours kept" in a quarter of the row at 1400 and 1920 px browser widths).
 ctl = st.columns([1.2, 2.4, 0.9])
 proj = mapview.projection_control(c, ctl[0])
+if state.get("colour_factor") not in ("", *c.factor_names):  # a link from another dataset
+    state.put("colour_factor", "")
+colour_kw = state.bind("colour_by", clears=("colour_factor",))
+if state.get("colour_factor"):  # a factor colours the map: no Colour by button is lit
+    ss[colour_kw["key"]] = None
 ctl[1].segmented_control("Colour by", list(mapview.COLOUR_BY), format_func=mapview.COLOUR_BY.get,
-                         **state.bind("colour_by", clears=("colour_factor",)))
+                         **colour_kw)
 colour = state.get("colour_by")
 mapview.pick_target_control(ctl[2])
 
@@ -40,8 +45,6 @@ if c.d > 2:
         format_func={"knn": "nearest codes", "pca": "PCA plane"}.get,
         help="What the image under the cursor shows between points: a distance-weighted mix "
              "of the nearest codes, or (PCA map only) the point on the PCA plane.")
-if state.get("colour_factor") not in ("", *c.factor_names):  # a link from another dataset
-    state.put("colour_factor", "")
 if c.factor_names:  # a generated dataset: its known factors colour the map too
     tools[0].selectbox("Colour by factor", ["", *c.factor_names], **state.bind("colour_factor"),
                        format_func=lambda f: f or "— (Colour by above)",

@@ -62,7 +62,7 @@ Object.assign(LatentMap.prototype, {
       const bw = Math.min(W - 2 * pad, Math.round(256 * dpr)), lo = scratch.measureText(spec.bar.lo).width;
       ctx.fillText(spec.bar.lo, pad, y);
       for (let k = 0; k < bw; k++) {
-        const [r, g, b] = VIRIDIS[Math.round(255 * k / Math.max(1, bw - 1))];
+        const [r, g, b] = scaleOf(this.data)[Math.round(255 * k / Math.max(1, bw - 1))];
         ctx.fillStyle = `rgb(${r},${g},${b})`;
         ctx.fillRect(pad + lo + gap + k, y - sw / 2, 1, sw);
       }

@@ -186,8 +186,9 @@ class LatentMap {
       const [lo, hi] = p.colorRange;
       const v = p.colors[i];
       if (!isFinite(v)) return [160, 160, 160];
+      if (this.data.colorScale === "hue") return HUE[Math.floor(256 * (((v % 1) + 1) % 1)) & 255];
       const t = hi > lo ? (v - lo) / (hi - lo) : 0.5;
-      return VIRIDIS[Math.max(0, Math.min(255, Math.round(t * 255)))];
+      return scaleOf(this.data)[Math.max(0, Math.min(255, Math.round(t * 255)))];
     }
     const l = p.labels ? p.labels[i] : 0;
     return PALETTE_RGB[((l % PALETTE_RGB.length) + PALETTE_RGB.length) % PALETTE_RGB.length];
@@ -236,7 +237,8 @@ class LatentMap {
     cv.width = 256; cv.height = 1;
     const c = cv.getContext("2d");
     const img = c.createImageData(256, 1);
-    for (let i = 0; i < 256; i++) { const [r, g, b] = VIRIDIS[i]; img.data.set([r, g, b, 255], 4 * i); }
+    const scale = scaleOf(this.data);
+    for (let i = 0; i < 256; i++) { const [r, g, b] = scale[i]; img.data.set([r, g, b, 255], 4 * i); }
     c.putImageData(img, 0, 0);
     const lab = el("div", "lm-cb-labels", this.colorbar);
     const lo = el("span", "", lab), hi = el("span", "", lab);

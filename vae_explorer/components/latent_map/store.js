@@ -46,6 +46,17 @@ function viridis(t) { // polynomial fit of matplotlib's viridis (t in 0..1)
   return out;
 }
 const VIRIDIS = Array.from({ length: 256 }, (_, i) => viridis(i / 255));
+// A cyclic factor (a hue in turns, 0..1) is drawn in its own hue: 0 and 1 meet, as they should.
+function hueRgb(t) {
+  const h = 6 * (((t % 1) + 1) % 1), s = 0.75, v = 0.9, c = v * s;
+  const x = c * (1 - Math.abs((h % 2) - 1)), m = v - c;
+  const [r, g, b] = h < 1 ? [c, x, 0] : h < 2 ? [x, c, 0] : h < 3 ? [0, c, x]
+    : h < 4 ? [0, x, c] : h < 5 ? [x, 0, c] : [c, 0, x];
+  return [r, g, b].map(u => Math.round(255 * (u + m)));
+}
+const HUE = Array.from({ length: 256 }, (_, i) => hueRgb(i / 256));
+const SCALES = { viridis: VIRIDIS, hue: HUE };
+function scaleOf(data) { return SCALES[data && data.colorScale] || VIRIDIS; }
 
 function b64bytes(s) {
   if (s instanceof Uint8Array) return s; // sent raw (entry.js decodeData)
