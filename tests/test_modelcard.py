@@ -57,3 +57,14 @@ def test_card_names_beta_and_a_gaussian_likelihood(tmp_path):
                                model=dict(doc["model"], likelihood="gaussian", gaussian_sigma=0.1))
     row = next(line for line in render([a]).splitlines() if line.startswith("| `a.safetensors`"))
     assert "z=8 Gaussian σ=0.1 β=4 |" in row
+
+
+def test_card_shows_an_absolute_run_folder_as_runs_name(tmp_path):
+    a = make_checkpoint(tmp_path / "a.safetensors", latent_dim=2)
+    update_checkpoint_metadata(a, command="python -m vae_training --epochs 3 --out /work/runs/x-z8 "
+                                          "--data-root ../shared/datasets")
+    card = render([a])
+    assert "--out runs/x-z8 --data-root ../shared/datasets" in card and "/work/" not in card
+    update_checkpoint_metadata(a, command="python -m training --epochs 2 && python -m training "
+                                          "--resume --out runs/y")
+    assert "python -m vae_training --epochs 2 && python -m vae_training --resume" in render([a])

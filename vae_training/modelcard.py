@@ -7,6 +7,7 @@ Every figure comes from the checkpoint files, so the card cannot drift from what
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -38,6 +39,16 @@ def _model(doc: dict) -> str:
     return " ".join(parts)
 
 
+def _portable(command: str) -> str:
+    """The recorded command with an absolute run folder shown as runs/<name>: where the trainer
+    of a shipped file kept its run is not the reader's business, and rewriting the stored
+    command would change the file's bytes (and orphan its precomputed maps)."""
+    command = re.sub(r"--out /\S*/([^/\s]+)", r"--out runs/\1", command)
+    # Files trained before the package was renamed recorded `python -m training`; show the
+    # command that runs today.
+    return re.sub(r"(^|&& )python -m training ", r"\1python -m vae_training ", command)
+
+
 def row(path: Path) -> dict:
     doc = read_metadata(path)
     mt, hist = doc.get("metrics", {}), doc.get("history", [])
@@ -59,7 +70,7 @@ def row(path: Path) -> dict:
         "au": f"{mt.get('active_units', '–')}/{doc['model']['latent_dim']}",
         "knn": _f(100 * mt["knn_accuracy"], ".1f") + " %" if mt.get("knn_accuracy") is not None else "–",
         "mig": _f(mt.get("mig"), ".3f"),
-        "command": doc.get("command", ""),
+        "command": _portable(str(doc.get("command", ""))),
         "size": f"{path.stat().st_size / 1e6:.1f} MB",
     }
 
