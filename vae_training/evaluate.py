@@ -68,7 +68,7 @@ def knn_accuracy(query: torch.Tensor, query_labels: torch.Tensor, ref: torch.Ten
     return correct / max(1, query.shape[0])
 
 
-@torch.no_grad()
+@torch.inference_mode()  # no autograd bookkeeping at all (no_grad still tracks versions)
 def test_elbo(model, images: torch.Tensor, labels: torch.Tensor, preprocess: str,
               device: torch.device, seed: int = 0, batch_size: int = 1000,
               binarize: str = "none") -> dict:

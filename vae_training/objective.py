@@ -41,21 +41,29 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
+def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample sums of BCE-with-logits, shape (N,), with no autograd graph of its own.
+
+    softplus(l) - x l = max(l, 0) - x l + log(1 + exp(-|l|)), in place on one buffer: torch's
+    F.binary_cross_entropy_with_logits goes through log_sigmoid, whose log1p is not vectorised on
+    this CPU (a fifth of the MLP's test pass, docs/benchmarks.md). log, not log1p: the two
+    differ by < 1e-6 per pixel, < 1e-3 nats per image (tests/test_objective.py)."""
+    nll = logits.abs().neg_().exp_().add_(1).log_()
+    nll += logits.clamp_min(0)
+    nll.addcmul_(x, logits, value=-1.0)
+    return nll.flatten(1).sum(1)
+
+
 class _BernoulliNLL(torch.autograd.Function):
-    """Per-sample BCE-with-logits sums, forward and backward in two passes over the pixels.
+    """bernoulli_nll forward, its gradient sigmoid(l) - x written directly backward.
 
     Autograd through F.binary_cross_entropy_with_logits costs ~1.5-2 ms per MLP step on one EPYC
-    core (batch 128 x 784; its log1p is not vectorised), a quarter of the whole bf16 step. Here:
-    softplus(l) - x l = max(l, 0) - x l + log(1 + exp(-|l|)) (log, not log1p: the two differ by
-    < 1e-6 per pixel), and the gradient sigmoid(l) - x written directly."""
+    core (batch 128 x 784), a quarter of the whole bf16 step."""
 
     @staticmethod
     def forward(ctx, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(logits, x)
-        nll = logits.abs().neg_().exp_().add_(1).log_()
-        nll += logits.clamp_min(0)
-        nll -= x * logits
-        return nll.flatten(1).sum(1)
+        return bernoulli_nll(logits, x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -68,9 +76,11 @@ def recon_nll(out: torch.Tensor, x: torch.Tensor, likelihood: str,
               log_sigma: torch.Tensor | float | None = None) -> torch.Tensor:
     """-log p(x|z) per sample, shape (N,). ``out`` is the decoder output (logits or mean)."""
     out = out.float()
-    if likelihood == "bernoulli" and out.requires_grad and not x.requires_grad:
-        return _BernoulliNLL.apply(out, x)  # training: the fused form (evaluation keeps F.*)
     if likelihood == "bernoulli":
+        if not (out.requires_grad or x.requires_grad):  # evaluation (no_grad / inference_mode)
+            return bernoulli_nll(out, x)
+        if not x.requires_grad:  # training: the fused forward and backward
+            return _BernoulliNLL.apply(out, x)
         nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
     elif likelihood in ("gaussian", "gaussian_learned"):
         if log_sigma is None:
@@ -135,7 +145,7 @@ def negative_elbo(model, x: torch.Tensor, y: torch.Tensor | None = None, beta: f
             "recon_per_sample": recon, "kl_per_sample": kl, "kl_dims": kl_dims, "mu": mu}
 
 
-@torch.no_grad()
+@torch.inference_mode()  # the returned tensor cannot enter autograd: callers only sum it
 def iw_log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 500,
                       chunk: int = 0, generator: torch.Generator | None = None,
                       max_chunk_elems: int = 16_000_000) -> torch.Tensor:
