@@ -7,7 +7,8 @@ speed  MLP 784-400-20, batch 128, Adam 1e-3: per-epoch seconds (training loop on
        tutorial, ours with no flags, and ours with --precision fp32 (same threads), each run
        --repeat times; min / median / max over all epochs; test -ELBO after the same epochs.
 ttq    time to quality: wall seconds (set-up, training and the per-epoch test pass) until test
-       -ELBO <= --target nats (108), tutorial vs ours with no flags.
+       -ELBO <= --target nats (108), tutorial vs ours with no flags; each run's set-up, train and
+       test seconds printed apart.
 conv   conv 32-64 / dense 256 / z=16 on dynamically binarised MNIST: ours with no flags vs
        --precision fp32 --threads 1 (the previous defaults).
 
@@ -89,8 +90,9 @@ def run_tutorial(root: str, device: torch.device, epochs: int, seed: int,
         batch_size=128, shuffle=False, **kwargs)
     model = TutorialVAE().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    res = {"times": [], "tests": [], "walls": [], "threads": torch.get_num_threads(),
-           "precision": "fp32"}
+    res = {"times": [], "tests": [], "walls": [], "test_times": [],
+           "threads": torch.get_num_threads(), "precision": "fp32",
+           "setup": time.perf_counter() - t_start}
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -107,6 +109,7 @@ def run_tutorial(root: str, device: torch.device, epochs: int, seed: int,
         if device.type == "cuda":
             torch.cuda.synchronize()
         res["times"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
         model.eval()
         test_loss = 0.0
         with torch.no_grad():
@@ -115,6 +118,7 @@ def run_tutorial(root: str, device: torch.device, epochs: int, seed: int,
                 recon_batch, mu, logvar = model(data)
                 test_loss += loss_function(recon_batch, data, mu, logvar).item()
         res["tests"].append(test_loss / len(test_loader.dataset))
+        res["test_times"].append(time.perf_counter() - t0)
         res["walls"].append(time.perf_counter() - t_start)
         if target is not None and res["tests"][-1] <= target:
             break
@@ -136,16 +140,19 @@ def run_ours(root: str, device: torch.device, epochs: int, seed: int, target: fl
                         device=device.type, out=str(Path(tmp) / "run"), progress=False,
                         images=False, final_eval=False, download=False, **over)
         run = setup_run(cfg, device, 0, 1)
-        res = {"times": [], "tests": [], "walls": [], "threads": torch.get_num_threads(),
-               "precision": run.cfg.precision}
+        res = {"times": [], "tests": [], "walls": [], "test_times": [],
+               "threads": torch.get_num_threads(), "precision": run.cfg.precision,
+               "setup": time.perf_counter() - t_start}
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             train_one_epoch(run, epoch)
             res["times"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
             tm = test_elbo(run.model, run.test_ds.images, run.test_ds.labels, cfg.preprocess,
                            device, seed=seed + 1000, binarize=cfg.binarize)
             run.model.train()
             res["tests"].append(tm["test_loss"])
+            res["test_times"].append(time.perf_counter() - t0)
             res["walls"].append(time.perf_counter() - t_start)
             if target is not None and tm["test_loss"] <= target:
                 break
@@ -208,6 +215,12 @@ def part_speed(a, dev) -> None:
           f"(median difference {gap:+.2f})\n  {load()}")
 
 
+def phases(r: dict) -> dict:
+    """Where a run's wall time went: set-up (data, model, optimizer), the training loops and the
+    per-epoch test passes (the rest: bookkeeping between them)."""
+    return {"set-up": r["setup"], "train": sum(r["times"]), "test": sum(r["test_times"])}
+
+
 def part_ttq(a, dev) -> None:
     print(f"\n== time to quality: wall seconds until test -ELBO <= {a.target} (MLP 784-400-20, "
           f"at most {a.max_epochs} epochs); {load()}")
@@ -216,16 +229,22 @@ def part_ttq(a, dev) -> None:
              "ours (no flags)": lambda: run_ours(a.data_root, dev, a.max_epochs, a.seed,
                                                  a.target)}
     medians: dict[str, list[float]] = {name: [] for name in sides}
+    parts: dict[str, list[dict]] = {name: [] for name in sides}
     for i in range(a.repeat):  # interleaved, as in repeated()
         for name, fn in sides.items():
             r = fn()
             hit = r["tests"][-1] <= a.target
             medians[name].append(r["walls"][-1] if hit else float("inf"))
-            print(f"  {name:28} run {i + 1}: {r['walls'][-1]:7.1f} s, {len(r['tests'])} epochs, "
-                  f"test -ELBO {r['tests'][-1]:.2f}" + ("" if hit else "  (target not reached)"),
-                  flush=True)
+            ph = phases(r)
+            parts[name].append(ph)
+            print(f"  {name:28} run {i + 1}: {r['walls'][-1]:7.2f} s wall = "
+                  + " + ".join(f"{k} {v:.2f}" for k, v in ph.items())
+                  + f" s, {len(r['tests'])} epochs, test -ELBO {r['tests'][-1]:.2f}"
+                  + ("" if hit else "  (target not reached)"), flush=True)
     for name, walls in medians.items():
         print(f"  {name:28} wall s min/median/max: {spread(walls)}")
+        print(f"  {name:28} median s: " + ", ".join(
+            f"{k} {statistics.median(p[k] for p in parts[name]):.2f}" for k in parts[name][0]))
     ratio = statistics.median(medians["ours (no flags)"]) / statistics.median(
         medians["tutorial (as written)"])
     print(f"  ours / tutorial (medians): {ratio:.2f}; target <= 0.33\n  {load()}")

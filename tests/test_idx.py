@@ -28,7 +28,8 @@ def write_split(raw, prefix: str, n: int, seed: int, gz: bool = False, h: int = 
     imgs = rng.integers(0, 256, size=(n, h, w), dtype=np.uint8)
     labels = rng.integers(0, 10, size=n, dtype=np.uint8)
     raw.mkdir(parents=True, exist_ok=True)
-    for name, arr in ((f"{prefix}-images-idx3-ubyte", imgs), (f"{prefix}-labels-idx1-ubyte", labels)):
+    for name, arr in ((f"{prefix}-images-idx3-ubyte", imgs),
+                      (f"{prefix}-labels-idx1-ubyte", labels)):
         data = idx_bytes(arr)
         if gz:
             (raw / f"{name}.gz").write_bytes(gzip.compress(data))

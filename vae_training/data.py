@@ -2,8 +2,8 @@
 
 MNIST, Fashion-MNIST and KMNIST are read from their IDX files with numpy (vae_training.idx) when
 the files are there, else through torchvision's dataset classes (which can download them), as
-CIFAR-10 is; their ``.data`` arrays are taken directly, with no per-sample PIL transforms. CelebA and
-image folders are decoded once (CelebA is cached as a .npy next to the data). Training keeps the
+CIFAR-10 is; their ``.data`` arrays are taken directly, with no per-sample PIL transforms. CelebA
+and image folders are decoded once (CelebA is cached as a .npy next to the data). Training keeps the
 uint8 tensor on the training device, permutes indices with a seeded torch.Generator and converts
 each batch to float on the fly: no DataLoader, no worker processes, no per-sample Python.
 
