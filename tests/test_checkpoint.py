@@ -205,3 +205,14 @@ def test_shipped_sized_documents_stay_well_inside_the_bounds(tmp_path):
                               "train_kl", "test_kl", "seconds", "lr", "beta")}] * 2_000
     p = _with_doc(tmp_path, lambda d: {**d, "history": hist}, "long.safetensors")
     assert len(load_checkpoint(p).history) == 2_000
+
+
+def test_library_versions_names_torchvision_without_importing_it():
+    """Each run records the versions; importing torchvision for it cost ~0.4 s per run."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from vae_training.checkpoint import library_versions as v; d = v(); "
+            "print('torchvision' in d, 'torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]
