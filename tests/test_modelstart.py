@@ -25,11 +25,38 @@ def test_the_map_page_waits_for_ready_and_other_pages_start_at_once():
     assert modelstart.should_start(ss, "", has_data=True)
 
 
-def test_the_map_asks_for_ready_only_until_it_came():
+def _ctx(loaded: bool, pending=None):
+    from types import SimpleNamespace as NS
+
+    return NS(ck=NS(load_started=loaded, sha256="ab" * 32), data_key="dk-modelstart",
+              has_data=True, extras={} if pending is None else {"recon_pending": pending})
+
+
+def test_the_map_asks_for_ready_only_until_it_came(monkeypatch):
+    from vae_explorer import compute_analysis
+
+    monkeypatch.setattr(compute_analysis, "started", lambda c: False)
     ss: dict = {}
-    assert modelstart.want_ready(ss)
+    c = _ctx(loaded=False)
+    assert modelstart.want_ready(ss, c)
     modelstart.map_drawn(ss)
-    assert not modelstart.want_ready(ss)  # later mounts send nothing: no extra rerun
+    assert not modelstart.want_ready(ss, c)  # later mounts send nothing: no extra rerun
+
+
+def test_a_later_session_is_not_asked_for_ready_once_everything_is_started(monkeypatch):
+    from vae_explorer import compute, compute_analysis
+
+    figures = {"started": False}
+    monkeypatch.setattr(compute_analysis, "started", lambda c: figures["started"])
+    assert modelstart.want_ready({}, _ctx(loaded=True))  # model loading, figures not started
+    figures["started"] = True
+    assert not modelstart.want_ready({}, _ctx(loaded=True))  # another session started both
+    assert modelstart.want_ready({}, _ctx(loaded=False))
+    # A sample of its own whose reconstructions nobody started: it asks.
+    monkeypatch.setattr(compute, "reconstructions", lambda sha, dk: (None, None))
+    assert modelstart.want_ready({}, _ctx(loaded=True, pending=("sha", "dk-other")))
+    monkeypatch.setattr(compute, "reconstructions", lambda sha, dk: (None, object()))
+    assert not modelstart.want_ready({}, _ctx(loaded=True, pending=("sha", "dk-other")))
 
 
 def test_every_script_run_after_ready_starts_the_work_and_starting_twice_is_harmless(monkeypatch):

@@ -240,7 +240,7 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
                              color_values, kwargs["color_title"], path_xy, selected, height, key)
     # The main map tells when it is drawn: the model starts loading then (modelstart).
     on_ready = None
-    if key == "latent_map" and modelstart.want_ready(ss):
+    if key == "latent_map" and modelstart.want_ready(ss, c):
         on_ready = lambda: modelstart.map_drawn(st.session_state)  # noqa: E731
     # A click is taken before the run it triggers (the page's handle_event after the map then
     # sees it done): one script run a click instead of a run and an st.rerun().

@@ -8,7 +8,8 @@ loaded machine. So the map page waits for its map to say it is drawn: the compon
 `ready` trigger once its points and images are out (map.js reportReady), its callback marks
 the session (map_drawn) and the rerun it causes starts the work (app.py). Every start is once
 per checkpoint and sample (compute.warm_up, compute.start_reconstruction,
-compute_analysis.start), so a later session finds the model loaded and starts nothing.
+compute_analysis.start); a later session finds them started, and its map is not asked for
+ready (which would only cost it a rerun).
 
 A session that never draws the map (a script speaking Streamlit's protocol, AppTest) never
 sends ready and never loads torch on the map page; what needs the model before ready (a click
@@ -28,10 +29,11 @@ def map_drawn(session: MutableMapping) -> None:
     session[READY_KEY] = True
 
 
-def want_ready(session: MutableMapping) -> bool:
-    """Whether the map should send ready (once: later renders and mounts send nothing, so a
-    trip to another page and back costs no extra rerun)."""
-    return not session.get(READY_KEY)
+def want_ready(session: MutableMapping, c) -> bool:
+    """Whether the map should send ready: until it did once (later renders and mounts send
+    nothing, so a trip to another page and back costs no extra rerun), and not when another
+    session has started everything already (its ready would only cost a rerun)."""
+    return not session.get(READY_KEY) and not started(c)
 
 
 def should_start(session: MutableMapping, page: str, has_data: bool) -> bool:
@@ -40,6 +42,16 @@ def should_start(session: MutableMapping, page: str, has_data: bool) -> bool:
     if (page or WAITS) != WAITS or not has_data:
         return True
     return bool(session.get(READY_KEY))
+
+
+def started(c) -> bool:
+    """Whether everything start(c) starts is started already (by any session)."""
+    from . import compute, compute_analysis
+
+    model = getattr(c.ck, "load_started", True)  # a plain Checkpoint is loaded
+    pending = c.extras.get("recon_pending")
+    recon = pending is None or compute.reconstructions(pending[0], pending[1])[1] is not None
+    return model and recon and (not c.has_data or compute_analysis.started(c))
 
 
 def start(c) -> None:

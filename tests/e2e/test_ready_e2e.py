@@ -2,7 +2,8 @@
 
 On an empty cache the first run encodes the sample; the reconstructions are decoded in the
 background only once the browser's map says it is drawn, then written to the disk cache.
-Without ready (tests/test_app.py's warm open, AppTest) nothing of it starts.
+Without ready (tests/test_app.py's warm open, AppTest) nothing of it starts. A later session
+finds it started and is not asked for ready.
 
 Run: .venv/bin/python -m pytest -m e2e tests/e2e/test_ready_e2e.py -q
 """
@@ -22,7 +23,7 @@ def _cached(cache, what: str) -> list:
     return sorted(cache.glob(f"*-{what}-*.npz"))
 
 
-def test_the_drawn_map_sends_ready_once_and_the_reconstructions_start(
+def test_the_drawn_map_sends_ready_once_the_work_starts_and_later_sessions_are_not_asked(
         page, tmp_path, checkpoint_dir):
     cache = tmp_path / "cache"
     with AppServer(cache, checkpoint_dir, log_path=tmp_path / "streamlit.log") as srv:
@@ -38,3 +39,14 @@ def test_the_drawn_map_sends_ready_once_and_the_reconstructions_start(
         wait_for_app_run(page)
         page.wait_for_function(f"() => {M}.data.wantReady === false", timeout=30_000)
         assert map_stats(page)["readySentAt"] is not None
+        # A later student: everything is started already, so its map is not asked (no rerun).
+        ctx = page.context.browser.new_context(viewport={"width": 1400, "height": 950})
+        try:
+            later = ctx.new_page()
+            later.goto(srv.url)
+            wait_for_app_run(later)
+            wait_for_map(later)
+            assert later.evaluate(f"() => {M}.data.wantReady") is False
+            assert map_stats(later).get("readySentAt") is None
+        finally:
+            ctx.close()
