@@ -12,13 +12,16 @@ One round is, alternately:
          isolated point and the original's pixels appear in the hover panel.
 Each run is a new server process on a new port, a new browser context (made before the server
 starts, so browser set-up is not counted), the same Chromium. The app's disk cache is warmed by
-one unmeasured open first (a temporary $VAE_EXPLORER_CACHE; the shipped cache is read as usual).
+one unmeasured open first (a temporary $VAE_EXPLORER_CACHE; the shipped cache is read as usual),
+kept open until the server is idle (its background jobs done and their files written: stopped
+earlier, the measured rounds computed the rest); it prints what the cache then holds.
 Prints every run, median, min-max, the ratio of medians and `uptime` before and after.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -68,6 +71,58 @@ def load1() -> float:
     return os.getloadavg()[0]
 
 
+def group_cpu_s(pgid: int) -> float:
+    """CPU seconds of every live process in the server's process group (the server started its
+    own session: projection workers included)."""
+    total = 0.0
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[2]) == pgid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def cache_files(cache: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in cache.glob("*.npz")}
+
+
+IDLE_CPU_S = 0.05  # server CPU seconds per second below which it counts as idle
+IDLE_FOR_S = 3.0
+
+
+def wait_until_idle(pid: int, cache: Path, timeout: float = 600) -> float:
+    """Seconds until the server has been idle for IDLE_FOR_S: its process group used under
+    IDLE_CPU_S CPU seconds a second and no cache file appeared or changed (its background jobs,
+    model load, reconstructions, per-point figures, have finished and written their files)."""
+    t0 = time.perf_counter()
+    quiet_since = None
+    cpu, files = group_cpu_s(pid), cache_files(cache)
+    while time.perf_counter() - t0 < timeout:
+        time.sleep(0.5)
+        cpu2, files2 = group_cpu_s(pid), cache_files(cache)
+        busy = cpu2 - cpu > IDLE_CPU_S * 0.5 or files2 != files
+        cpu, files = cpu2, files2
+        now = time.perf_counter()
+        quiet_since = None if busy else (quiet_since or now)
+        if quiet_since is not None and now - quiet_since >= IDLE_FOR_S:
+            return now - t0
+    raise TimeoutError(f"the server was still busy after {timeout:.0f} s")
+
+
+def cache_summary(cache: Path) -> str:
+    """What the cache holds, by kind: <what> in vae_explorer.cache's file names,
+    <16 characters of the key>-<what>-<20 hex>.npz."""
+    kinds: dict[str, list[int]] = {}
+    for name, size in cache_files(cache).items():
+        m = re.match(r"^.{16}-(.+)-[0-9a-f]{20}\.npz$", name)
+        kinds.setdefault(m.group(1) if m else name, []).append(size)
+    return ", ".join(f"{w} x{len(v)} ({sum(v) / 2**20:.1f} MB)" for w, v in sorted(kinds.items())) \
+        or "nothing"
+
+
 def floor_run(browser, script: Path, cache: Path) -> dict:
     ctx = browser.new_context(viewport=VIEWPORT)
     page = ctx.new_page()
@@ -84,8 +139,11 @@ def floor_run(browser, script: Path, cache: Path) -> dict:
         srv.stop()
 
 
-def app_run(browser, cache: Path, log: Path | None = None, root: Path = REPO) -> dict:
-    """Process start -> points drawn -> a hover image shown, with the times in between."""
+def app_run(browser, cache: Path, log: Path | None = None, root: Path = REPO,
+            settle: bool = False) -> dict:
+    """Process start -> points drawn -> a hover image shown, with the times in between.
+    settle: then wait until the server is idle (the warm-up open: what a measured open would
+    otherwise compute is in the cache before the rounds), "idle" its seconds after the hover."""
     ctx = browser.new_context(viewport=VIEWPORT)
     page = ctx.new_page()
     srv = BareServer(cache, log_path=log, script=root / "vae_explorer" / "app.py")
@@ -115,6 +173,8 @@ def app_run(browser, cache: Path, log: Path | None = None, root: Path = REPO) ->
                        const s = window.__latentMaps.latent_map.stats;
                        return {dom: n.domContentLoadedEventEnd, firstUpdate: s.firstUpdateAt,
                                ready: s.readyAt}; }""")
+        if settle:  # the page stays open meanwhile: what it started runs to the end
+            out["idle"] = wait_until_idle(srv.proc.pid, cache)
         return out
     finally:
         ctx.close()
@@ -158,12 +218,17 @@ def main() -> None:
         cache.mkdir()
         browser = harness.launch_browser(p)
         try:
-            w = app_run(browser, cache)
-            print(f"  warm-up open (fills the cache): {w['total']:.2f} s, {w['n']:,} points")
+            w = app_run(browser, cache, settle=True)
+            print(f"  warm-up open (fills the cache): {w['total']:.2f} s, {w['n']:,} points; "
+                  f"server idle {w['idle']:.1f} s later")
+            print(f"    cache: {cache_summary(cache)}")
             if args.compare_with:
                 other_cache = tmp / "cache-other"
                 other_cache.mkdir()
-                app_run(browser, other_cache, root=args.compare_with.resolve())
+                o = app_run(browser, other_cache, root=args.compare_with.resolve(), settle=True)
+                print(f"  warm-up open of {args.compare_with}: {o['total']:.2f} s; server idle "
+                      f"{o['idle']:.1f} s later")
+                print(f"    cache: {cache_summary(other_cache)}")
             print(f"\n  {'round':>5}  {'run':<6} {'total s':>8} {'healthy':>8} {'points':>7} "
                   f"{'atlases':>8} {'srv cpu':>8} {'load1':>6}")
             for r in range(1, args.rounds + 1):

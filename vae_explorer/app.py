@@ -7,7 +7,7 @@ a pages/ folder beside the entry script is Streamlit's legacy multipage layout, 
 then runs in place of app.py on reruns).
 
 The first run after start-up imports no torch when the disk cache has what the map needs: the
-model loads in the background once the page is out (compute.warm_up).
+model loads in the background once the map says it is drawn (vae_explorer.modelstart).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import streamlit as st  # noqa: E402
 
 from vae_training.checkpoint import CheckpointError  # noqa: E402
 
-from vae_explorer import (background, checkpoints, compute, compute_analysis, heavy,  # noqa: E402
+from vae_explorer import (background, checkpoints, compute, heavy, modelstart,  # noqa: E402
                           plaintext, presenter, sample, state, tutorial_import)
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
@@ -320,11 +320,10 @@ def main() -> None:
         presenter.bar(pages, {p[3]: p[1] for p in PAGES}, {p[3]: p[2] for p in PAGES})
     try:
         nav.run()
-    finally:  # also when the page stops or reruns: the model is wanted either way
-        compute.warm_up(ck)
-        if "recon_pending" in c.extras:
-            compute.start_reconstruction(*c.extras["recon_pending"])
-        compute_analysis.start(c)  # per-point figures for the rankings, after the map is out
+    finally:  # also when the page stops or reruns: the model is wanted either way, but the
+        # map page waits until its map says it is drawn (vae_explorer.modelstart)
+        if modelstart.should_start(ss, nav.url_path, c.has_data):
+            modelstart.start(c)
         background.settle_heap()  # so that Streamlit's gc after each run skips torch's objects
 
 

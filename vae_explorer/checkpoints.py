@@ -110,6 +110,11 @@ class OpenedCheckpoint:
     def ready(self) -> bool:
         return self._ck is not None
 
+    @property
+    def load_started(self) -> bool:
+        """Loaded, failed, or loading in the background."""
+        return self._ck is not None or self.error is not None or self._loader is not None
+
     def load_in_background(self, before=None) -> None:
         """Start load() in a background thread (before(): e.g. set torch's threads first). Once:
         the app calls this after every script run."""

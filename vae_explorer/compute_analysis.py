@@ -121,6 +121,12 @@ def neighbours_kept(sha: str, map_key: str, _mu, _xy, _latent_idx=None) -> np.nd
     return got["kept"]
 
 
+def started(c) -> bool:
+    """Whether the figures' job for this checkpoint and sample runs or ran (start() is a no-op)."""
+    job = _jobs().get((c.ck.sha256, c.data_key))
+    return job is not None and job.error != "stopped"
+
+
 def ready_figures(c) -> dict | None:
     """The figures if computed (no waiting)."""
     job = _jobs().get((c.ck.sha256, c.data_key))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .lazy_imports import load
 from .projections import pca_inverse
 
 EPS = 1e-12
@@ -33,9 +34,8 @@ class CursorMapper:
             raise ValueError("the PCA inverse needs the PCA fit")
         self._tree = None
         if method == "knn":
-            from scipy.spatial import cKDTree  # 0.6 s import: only for maps that need it
-
-            self._tree = cKDTree(self.map_xy)
+            # 0.6 s import: only for maps that need it (lazy_imports: one thread at a time)
+            self._tree = load("scipy.spatial").cKDTree(self.map_xy)
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
         pts = np.asarray(points, np.float64).reshape(-1, 2)
@@ -100,9 +100,7 @@ def latents_to_map(z: np.ndarray, codes: np.ndarray, map_xy: np.ndarray, k: int 
     without a forward transform (UMAP / t-SNE): the inverse-distance-weighted map positions
     of the k nearest codes in latent space. Exact for a latent equal to a code."""
     if tree is None:
-        from scipy.spatial import cKDTree
-
-        tree = cKDTree(np.asarray(codes, np.float64))
+        tree = load("scipy.spatial").cKDTree(np.asarray(codes, np.float64))
     k = max(1, min(int(k), len(codes)))
     dist, idx = tree.query(np.asarray(z, np.float64).reshape(-1, np.asarray(codes).shape[1]), k=k)
     dist, idx = dist.reshape(len(dist), -1), idx.reshape(len(idx), -1)

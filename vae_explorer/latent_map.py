@@ -301,12 +301,15 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
                grid_images: np.ndarray | None, grid_extent: tuple | None,
                color_values: np.ndarray | None = None, color_title: str = "",
                path: np.ndarray | None = None, selected=(), height: int = 560,
-               key: str = "latent_map", window_grid=None, on_event=None,
+               key: str = "latent_map", window_grid=None, on_event=None, on_ready=None,
                **map_info) -> dict | None:
     """Draw the interactive latent map; return the latest event or None.
 
     ``on_event(event)`` (optional) is called with a new click before the next script run starts,
     so that the run it causes can already show what the click changed (no second run).
+    ``on_ready()`` (optional) is called once the page has drawn the points and decoded the
+    images, before the rerun that this causes (vae_explorer.modelstart); None: the page does
+    not send it.
     ``window_grid(view)`` (optional) decodes a grid for a view (x0, x1, y0, y1) the page asked
     for when no grid it holds covers its view well: {"images", "extent", "latents"} or None.
     ``map_info``: build_data's grid_latents, map_is_latent, map_label, cursor_method,
@@ -343,6 +346,7 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
     t0 = time.perf_counter()
     code = code_payload()
     data["codeRef"] = code["ref"]
+    data["wantReady"] = on_ready is not None
     if code["ref"] not in client_has:
         data["code"] = code
     # As bytes: Streamlit scans a dict's values for dataframes, importing pandas (~0.5 s).
@@ -350,6 +354,7 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
     result = _component()(key=key, data=blob, height="content",
                           on_event_change=lambda: _event_callback(key, on_event),
                           on_missing_change=lambda: None,
+                          on_ready_change=lambda: on_ready() if on_ready is not None else None,
                           on_view_change=lambda: _remember_view(key),
                           on_selection_change=lambda: selmod.take_from_page(key, int(len(xy))))
     timing["mount"] = time.perf_counter() - t0

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from . import compute, cursor, plaintext, projections, state
+from . import compute, cursor, modelstart, plaintext, projections, state
 
 PROJ_LABELS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 COLOUR_BY = {"label": "Label", "rec_err": "Recon. error", "kl": "KL", "kept": "Neighbours kept"}
@@ -238,12 +238,17 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
     except ImportError:
         return _fallback_map(kwargs["xy"], kwargs["labels"], kwargs["label_names"],
                              color_values, kwargs["color_title"], path_xy, selected, height, key)
+    # The main map tells when it is drawn: the model starts loading then (modelstart).
+    on_ready = None
+    if key == "latent_map" and modelstart.want_ready(ss, c):
+        on_ready = lambda: modelstart.map_drawn(st.session_state)  # noqa: E731
     # A click is taken before the run it triggers (the page's handle_event after the map then
     # sees it done): one script run a click instead of a run and an st.rerun().
     return latent_map(images=_display_images(c.images),
                       recons=_display_images(c.enc.get("recon")),
                       grid_images=_display_images(grid_images), grid_extent=extent,
                       window_grid=window_grid, on_event=lambda ev: handle_event(c, m, ev, key),
+                      on_ready=on_ready,
                       **map_info, **kwargs)
 
 

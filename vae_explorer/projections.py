@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from . import background, cache, heavy
+from .lazy_imports import load
 
 METHODS = ("pca", "umap", "tsne")
 SLOW_METHODS = ("umap", "tsne")
@@ -96,7 +97,7 @@ def umap_project(x: np.ndarray, seed: int = DEFAULT_SEED, n_neighbors: int = 15,
                  min_dist: float = 0.1, progress: Progress | None = None) -> np.ndarray:
     progress = progress or (lambda f, s: None)
     progress(0.02, "loading umap (first use compiles code, ~1 min)")
-    import umap  # noqa: PLC0415  (slow import: numba)
+    umap = load("umap")  # slow import (numba); it imports scikit-learn: lazy_imports' lock
 
     # Each worker is a fresh process: pynndescent compiles its numba code again here (15 s with
     # a warm numba cache, 45 s without, on 2 cores), with no progress to report meanwhile.
@@ -118,7 +119,7 @@ def tsne_project(x: np.ndarray, seed: int = DEFAULT_SEED, perplexity: float = 30
                  n_iter: int = 500, progress: Progress | None = None) -> np.ndarray:
     progress = progress or (lambda f, s: None)
     progress(0.02, "finding nearest neighbours")
-    from openTSNE import TSNE  # noqa: PLC0415
+    TSNE = load("openTSNE").TSNE  # noqa: N806  (imports scikit-learn: lazy_imports' lock)
 
     ee = 250
     total = ee + n_iter

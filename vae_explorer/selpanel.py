@@ -8,6 +8,7 @@ import streamlit as st
 
 from . import compute, imagegrid, images as im, plaintext, selection, state
 from .analysis import neighbours as nbrs
+from .lazy_imports import load
 
 PER_PAGE = 48
 
@@ -96,9 +97,8 @@ def _one_selection(c: state.Ctx, slot: str, idx: np.ndarray) -> None:
     cols[2].metric("Mean KL (nats)", "—" if summ["kl"] is None else f"{summ['kl']:.3g}")
     with cols[3]:
         if summ["hist"]:
-            import pandas as pd  # here, not at the top: ~0.6 s of a warm open's first run
-
-            df = pd.DataFrame({"label": list(summ["hist"]), "points": list(summ["hist"].values())})
+            # here, not at the top: ~0.6 s of a warm open's first run (lazy_imports' lock)
+            df = load("pandas").DataFrame({"label": list(summ["hist"]), "points": list(summ["hist"].values())})
             st.bar_chart(df, x="label", y="points", height=160)
     pages = max(1, -(-idx.size // PER_PAGE))
     left, right = st.columns([3, 1])

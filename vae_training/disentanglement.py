@@ -53,6 +53,8 @@ def factor_scores(codes: np.ndarray, factors: np.ndarray, factor_names: list[str
 
     codes (N, D) latent means; factors (N, F); ``discrete[f]`` marks factors that already are
     categories (a class label), used as they are instead of binned."""
+    # Imported here, not at the top (only evaluation and the explorer's factor table need it); the
+    # explorer imports scikit-learn first, one thread at a time (vae_explorer.analysis.factors).
     from sklearn.metrics import mutual_info_score
 
     codes = np.asarray(codes, dtype=np.float64)

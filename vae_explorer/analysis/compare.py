@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..lazy_imports import load
 from .honesty import neighbours_kept
 from .rankings import K, knn, top
 
@@ -43,7 +44,7 @@ class Alignment:
 def align(a, b) -> Alignment:
     """The rotation/reflection, scale and shift that bring map B closest to map A (least squares
     over corresponding points)."""
-    from scipy.linalg import orthogonal_procrustes
+    orthogonal_procrustes = load("scipy.linalg").orthogonal_procrustes
 
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
@@ -120,7 +121,7 @@ def subsample(n: int, most: int = TRUST_MAX_POINTS, seed: int = 0) -> np.ndarray
 def trustworthiness(high, low, k: int = K, most: int = TRUST_MAX_POINTS) -> float:
     """sklearn.manifold.trustworthiness of a 2-D map of `high`, on at most `most` points
     (a fixed sample: the function needs the full distance matrix)."""
-    from sklearn.manifold import trustworthiness as tw
+    tw = load("sklearn.manifold").trustworthiness
 
     sel = subsample(len(high), most)
     h = np.asarray(high, np.float32).reshape(len(high), -1)[sel]

@@ -8,8 +8,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from vae_training.disentanglement import (N_BINS, FactorScores, discretise, factor_scores,  # noqa: F401
-                                          sample_factors)
+from vae_training import disentanglement
+from vae_training.disentanglement import N_BINS, FactorScores, discretise, sample_factors  # noqa: F401
+
+from ..lazy_imports import load
+
+
+def factor_scores(codes, factors, factor_names, discrete=None, n_bins: int = N_BINS) -> FactorScores:
+    """vae_training.disentanglement.factor_scores, with the scikit-learn it imports on first use
+    loaded first under lazy_imports' lock: the samples page computes these in the script thread
+    while a background job may be importing scikit-learn too (importlib's _DeadlockError in CI).
+    Its own import then finds the module done and takes no import lock."""
+    load("sklearn.metrics")
+    return disentanglement.factor_scores(codes, factors, factor_names, discrete, n_bins)
 
 
 def table(scores: FactorScores, dim_order: list[int], kl: np.ndarray | None = None) -> dict:

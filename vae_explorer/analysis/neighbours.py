@@ -6,11 +6,14 @@ do not support it); at 70,000 x 64 that is one matrix-vector product a query.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-# At import, in the script thread, not lazily: importing scikit-learn for the first time in two
-# threads at once (a page's figures and a background job) raised importlib's _DeadlockError
-# (CI, after the lazy import went in). The warm open pays ~1.5 s (loaded) for it.
-from sklearn.neighbors import NearestNeighbors
+
+from ..lazy_imports import load
+
+if TYPE_CHECKING:
+    from sklearn.neighbors import NearestNeighbors
 
 METRICS = ("euclidean", "cosine")
 
@@ -18,9 +21,12 @@ METRICS = ("euclidean", "cosine")
 def build(codes: np.ndarray, metric: str = "euclidean") -> NearestNeighbors:
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    # Imported here, under lazy_imports' lock: scikit-learn (with scipy) is ~1.5 s of a warm
+    # open's first run, and the map page imports this module before anyone clicks a point.
+    nn = load("sklearn.neighbors").NearestNeighbors
     z = np.asarray(codes, np.float32).reshape(len(codes), -1)
     algo = "brute" if metric == "cosine" else "auto"
-    return NearestNeighbors(metric=metric, algorithm=algo).fit(z)
+    return nn(metric=metric, algorithm=algo).fit(z)
 
 
 def query(index: NearestNeighbors, codes: np.ndarray, i: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:

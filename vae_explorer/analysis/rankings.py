@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..lazy_imports import load
+
 K = 10
 
 
@@ -18,7 +20,9 @@ def top(scores, n: int | None = None, descending: bool = True) -> tuple[np.ndarr
 
 def knn(points, k: int = K) -> tuple[np.ndarray, np.ndarray]:
     """(distances, indices) of each point's k nearest other points, nearest first, Euclidean."""
-    from sklearn.neighbors import NearestNeighbors  # imported here: off the map's open path
+    # Imported here (off the map's open path), under lazy_imports' lock: this runs in a
+    # background job while a page may be importing scikit-learn too.
+    NearestNeighbors = load("sklearn.neighbors").NearestNeighbors  # noqa: N806
 
     pts = np.ascontiguousarray(points, np.float32)
     n = len(pts)

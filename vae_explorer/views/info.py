@@ -3,10 +3,12 @@
 Text from the checkpoint is only ever shown through st.text / st.code / st.dataframe / st.json
 (never as markdown or HTML).
 """
-import pandas as pd
 import streamlit as st
 
 from vae_explorer import checkpoints, plaintext, state
+from vae_explorer.lazy_imports import load
+
+pd = load("pandas")  # a page's run may overlap a background job's imports: lazy_imports
 
 c = state.ctx()
 ck = c.ck

@@ -168,7 +168,8 @@ class LatentMap {
         this.root.setAttribute("data-ready", "1");
         this.status.textContent = "";
         this.refreshHover();
-      });
+        this.reportReady();
+      }, () => { if (this.gen === gen) this.reportReady(); }); // points drawn, images or not
       this.status.textContent = "loading images…";
     } else {
       this.status.textContent = "";
@@ -178,6 +179,17 @@ class LatentMap {
     this.resize(true);
     this.refreshHover();
     this.viewSettled();
+    if (!pending.length) this.reportReady();
+  }
+
+  // Points drawn and images decoded: tell Python once, if it asks (data.wantReady). It starts
+  // loading the model then: torch's import and the per-point figures no longer compete for the
+  // CPU with the browser drawing the map (vae_explorer/modelstart.py).
+  reportReady() {
+    if (this.readySent || !(this.data && this.data.wantReady) || !this.setTriggerValue) return;
+    this.readySent = true;
+    this.stats.readySentAt = performance.now();
+    this.setTriggerValue("ready", true);
   }
 
   colorOf(i) {
