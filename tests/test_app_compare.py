@@ -43,7 +43,7 @@ def _texts(app):
 def test_a_second_checkpoint_of_the_same_dataset_is_aligned_and_tabled(at):
     _ok(at)
     assert [t.value for t in at.title] == ["Compare"]
-    at.selectbox(key="cmp_with").set_value("ckpt:shapes-z5.safetensors").run()
+    at.selectbox(key="w_cmp_with").set_value("ckpt:shapes-z5.safetensors").run()
     _ok(at)
     assert not at.error
     assert "B: shapes-z5.safetensors" in _texts(at)
@@ -54,7 +54,7 @@ def test_a_second_checkpoint_of_the_same_dataset_is_aligned_and_tabled(at):
 
 
 def test_the_pixel_baseline_has_scores_and_both_decoders(at):
-    at.selectbox(key="cmp_with").set_value("pixels:pca").run()
+    at.selectbox(key="w_cmp_with").set_value("pixels:pca").run()
     _ok(at)
     assert "B: pixels (PCA)" in _texts(at)
     quality = at.table[0].value
@@ -65,7 +65,47 @@ def test_the_pixel_baseline_has_scores_and_both_decoders(at):
 
 
 def test_a_checkpoint_of_another_dataset_is_refused_with_the_reason(at):
-    at.selectbox(key="cmp_with").set_value("ckpt:mnist-mlp-z5.safetensors").run()
+    at.selectbox(key="w_cmp_with").set_value("ckpt:mnist-mlp-z5.safetensors").run()
     _ok(at)
     assert len(at.error) == 1
     assert "different datasets (shapes and mnist)" in at.error[0].value.replace("\\", "")
+
+
+def test_the_page_choices_go_in_the_url_and_a_shared_link_opens_the_same_compare(at, ck_dir):
+    at.selectbox(key="w_cmp_with").set_value("ckpt:shapes-z5.safetensors").run()
+    at.segmented_control(key="w_cmp_colour").set_value("moved").run()
+    _ok(at)
+    qp = {k: at.query_params[k] for k in ("cmp", "cmpcolour", "view")}
+    got = {k: v[0] if isinstance(v, list) else v for k, v in qp.items()}
+    assert got == {"cmp": "ckpt:shapes-z5.safetensors", "cmpcolour": "moved", "view": "compare"}
+    fresh = AppTest.from_file(APP, default_timeout=180)  # a new session opened from that link
+    for k, v in got.items():
+        fresh.query_params[k] = v
+    fresh.run()
+    _ok(fresh)
+    assert [t.value for t in fresh.title] == ["Compare"]
+    assert "B: shapes-z5.safetensors" in _texts(fresh)
+    assert fresh.session_state["cmp_colour"] == "moved"
+    assert fresh.segmented_control(key="w_cmp_colour").value == "moved"
+
+
+def test_a_2d_latent_b_decodes_under_the_cursor_through_the_inverse_alignment(at, monkeypatch):
+    from vae_explorer import comparemaps
+
+    seen = {}
+    real = comparemaps.draw
+
+    def spy(c, key, *a, **kw):
+        seen[key] = kw
+        return real(c, key, *a, **kw)
+
+    monkeypatch.setattr(comparemaps, "draw", spy)
+    at.switch_page("views/map.py").run()  # A: the 5-D checkpoint, B: the default 2-D one
+    at.sidebar.selectbox(key="ck_pick").set_value("shapes-z5.safetensors").run()
+    at.switch_page("views/compare.py").run()
+    at.selectbox(key="w_cmp_with").set_value(f"ckpt:{checkpoints.DEFAULT_NAME}").run()
+    _ok(at)
+    kw = seen["cmp_b"]
+    assert kw["cursor_method"] == "aligned" and kw["grid"] is not None
+    images, extent = kw["grid"]
+    assert len(images) == len(kw["grid_latents"]) and kw["grid_latents"].shape[1] == 2
