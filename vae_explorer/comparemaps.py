@@ -21,7 +21,9 @@ PIXEL_CHOICES = {f"pixels:{m}": f"pixels ({PROJ_LABELS[m]})" for m in pixels.MET
 LINK = "compare"  # the two maps' link id (components/latent_map/link.js)
 MOVED_TITLE = "share of latent neighbours kept in B"
 MOVED_TITLE_PIXELS = "share of latent neighbours that are pixel neighbours"
-MAP_PX = 600  # each map's height: about as tall as its column is wide on a 1280 px window
+# Each map's height: at 1280 px the columns are ~390 px wide and the hover images go under the
+# plot (latent_map.css, narrow maps), leaving a plot about as tall as it is wide.
+MAP_PX = 700
 
 
 @dataclass
@@ -36,8 +38,8 @@ class Side:
     job: object | None = None  # a projection still running (PCA shown meanwhile)
     fit: dict | None = None  # PCA fit when the map is a PCA
     wanted: str = ""  # the projection asked for (pca / umap / tsne; "latent" for a 2-D latent)
-    from_a: bool = False  # a UMAP / t-SNE started from map A's layout
-    waits_for_a: bool = False  # ... that starts once A's own UMAP / t-SNE is ready (PCA meanwhile)
+    from_a: bool = False  # shows a UMAP / t-SNE started from map A's layout
+    waits_for_a: bool = False  # ... that is computing or waits for A's own (B's PCA meanwhile)
 
 
 @functools.lru_cache(maxsize=64)
@@ -101,12 +103,15 @@ def map_of(sha: str, data_key: str, points: np.ndarray, proj: str, init=None,
     return np.asarray(xy, np.float32), f"{PROJ_LABELS[proj]} 1, {PROJ_LABELS[proj]} 2", None, None
 
 
-def progress(m: MapInfo, key: str, pad: bool, note: str = "") -> None:
-    """One map's projection progress (its own retry button, its own rerun when done). ``pad``:
-    the other map has a progress slot, so this one keeps the same space and both maps line up."""
-    if m.wanted == "latent":
-        if pad:
-            st.container(height=mapview.PROGRESS_SLOT_PX, border=False)
+def progress(m: MapInfo, key: str, slow: bool, note: str = "") -> None:
+    """One map's projection progress (its own retry button, its own rerun when done), in a slot
+    of constant height whenever the page shows a UMAP / t-SNE (so both maps line up and do not
+    move when a job starts or ends); nothing for PCA or latent maps, which never compute.
+    ``slow``: either map of the page is a UMAP / t-SNE."""
+    if not slow:
+        return
+    if m.wanted == "latent":  # the other map may compute: keep the same space
+        st.container(height=mapview.PROGRESS_SLOT_PX, border=False)
         return
     mapview.progress_panel(m, key=key, note=note)
 
@@ -118,7 +123,8 @@ def alignment_text(b: Side, al: compare.Alignment) -> str:
         name = PROJ_LABELS.get(b.wanted, b.wanted)
         return f"B's {name} initialised from A's layout, then {proc}"
     if b.waits_for_a:
-        return f"{proc} (B's PCA for now; its {PROJ_LABELS.get(b.wanted, b.wanted)} will start from A's layout)"
+        return (f"{proc} (B's PCA for now: its {PROJ_LABELS.get(b.wanted, b.wanted)}, started from "
+                f"A's layout, is not ready yet)")
     return proc
 
 
@@ -166,8 +172,9 @@ def side_b(c: state.Ctx, choice: str, proj: str, m: MapInfo | None = None) -> tu
     latent = ck.model_config.latent_dim <= 2
     return Side(choice.split(":", 1)[1], xy, enc["mu"], label, ck=ck,
                 recon=(rec or {}).get("recon"), job=job, fit=fit,
-                wanted="latent" if latent else proj, from_a=init is not None and not latent,
-                waits_for_a=wait and not latent), None
+                wanted="latent" if latent else proj,
+                from_a=init is not None and not latent and job is None,  # shown, not computing
+                waits_for_a=(wait or (init is not None and job is not None)) and not latent), None
 
 
 @st.cache_resource(max_entries=8, show_spinner="Comparing neighbourhoods…")

@@ -45,6 +45,13 @@ LINKED = ("([k, i]) => window.__latentMaps[k] &&"
           " window.__latentMaps[k].instance.root.getAttribute('data-linked-index') === String(i)")
 
 
+def centre(page, key: str) -> None:
+    """Scroll the map's plot to the middle of the window: the page with two maps is taller than
+    the window, and a mouse moved outside the window hovers nothing."""
+    page.locator(f'.lm-root[data-key="{key}"] .lm-overlay').evaluate(
+        "e => e.scrollIntoView({block: 'center'})")
+
+
 def linked_index(page, key: str) -> str | None:
     return page.locator(f'.lm-root[data-key="{key}"]').get_attribute("data-linked-index")
 
@@ -54,6 +61,7 @@ def test_hover_in_one_map_rings_the_same_image_in_the_other(page, server):
     choose(page, "mnist-conv-z16.safetensors")
     wait_for_map(page, "cmp_a", timeout=180_000)
     wait_for_map(page, "cmp_b", timeout=180_000)
+    centre(page, "cmp_a")  # both maps side by side: B's plot is in view too
     i = find_isolated_point(page, "cmp_a")
     assert hover_point(page, i, "cmp_a") == i
     page.wait_for_function(LINKED, arg=["cmp_b", i])

@@ -43,21 +43,25 @@ moved = colour == "moved"
 cv, ct = (kept, cm.MOVED_TITLE if b.ck else cm.MOVED_TITLE_PIXELS) if moved else (None, "")
 grid_b = cm.b_hover_grid(c, b, al, xy_b)
 
-# Wide maps: the two columns take the page's width with a small gap (the sidebar can be closed).
-left, right = st.columns(2, gap="small")
-with left:
-    st.text(f"A: {name_a} — {m.label}")
-    # Each map's projection still computing shows its progress above it and reruns the page when
-    # done (B's UMAP / t-SNE, started from A's layout, waits for A's).
-    cm.progress(m, "proj_retry_a", pad=b.wanted != "latent")
+# Wide maps: the two columns take the page's width with a small gap; titles, progress and maps
+# each in a row of their own, so the maps line up however the titles wrap.
+heads, slots, maps = (st.columns(2, gap="small") for _ in range(3))
+heads[0].text(f"A: {name_a} — {m.label}")
+heads[1].text(f"B: {b.name} — {b.label}, aligned onto A")
+# Each map's projection still computing shows its progress above it and reruns the page when
+# done (B's UMAP / t-SNE, started from A's layout, waits for A's).
+slow = bool({m.wanted, b.wanted} & set(cm.projections.SLOW_METHODS))
+with slots[0]:
+    cm.progress(m, "proj_retry_a", slow)
+with slots[1]:
+    wait_note = (f"B's {mapview.PROJ_LABELS.get(b.wanted, b.wanted)} starts from A's layout once "
+                 f"A's is ready — showing B's PCA meanwhile.")
+    cm.progress(mapview.MapInfo(b.xy, "knn", "", b.label, job=b.job, wanted=b.wanted),
+                "proj_retry_b", slow, note=wait_note if b.waits_for_a and b.job is None else "")
+with maps[0]:
     cm.draw(c, "cmp_a", m.xy, m.label, "cmp-a:" + m.key, c.enc.get("recon"), cv, ct,
             grid=cm.hover_grid(c, m), height=cm.MAP_PX)
-with right:
-    st.text(f"B: {b.name} — {b.label} (aligned onto A)")
-    cm.progress(mapview.MapInfo(b.xy, "knn", "", b.label, job=b.job, wanted=b.wanted),
-                "proj_retry_b", pad=m.wanted != "latent",
-                note=f"B's {mapview.PROJ_LABELS.get(b.wanted, b.wanted)} starts from A's layout "
-                     f"once A's is ready — showing B's PCA meanwhile." if b.waits_for_a else "")
+with maps[1]:
     cm.draw(c, "cmp_b", xy_b, b.label,
             f"cmp-b:{b.name}:{b.label}:{c.data_key}:{'from-a' if b.from_a else ''}", b.recon, cv, ct,
             grid=None if grid_b is None else grid_b[:2],
