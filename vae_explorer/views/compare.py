@@ -82,7 +82,8 @@ imagegrid.image_grid(cells, caps, idx, key="cmp_moved", scale=2, cell_px=80)
 
 st.subheader("Map quality")
 sa = cm.scores(c.ck.sha256 + m.key, c.data_key, c.enc["mu"], m.xy, c.labels)
-sb = cm.scores((b.ck.sha256 if b.ck else "pixels") + b.label, c.data_key, b.space, b.xy, c.labels)
+sb = cm.scores((b.ck.sha256 if b.ck else "pixels") + b.label + (":from-a" if b.from_a else ""),
+               c.data_key, b.space, b.xy, c.labels)
 space_b = "pixels" if b.ck is None else "codes"
 st.table([{"figure": "5-NN label accuracy, full space (codes / pixels)",
            "A": f"{sa['knn_space']:.1%}", "B": f"{sb['knn_space']:.1%} ({space_b})"},
