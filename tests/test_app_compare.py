@@ -18,6 +18,7 @@ def ck_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("checkpoints")
     make_checkpoint(d / checkpoints.DEFAULT_NAME, latent_dim=2)
     make_checkpoint(d / "shapes-z5.safetensors", latent_dim=5, seed=2)
+    make_checkpoint(d / "shapes-z3.safetensors", latent_dim=3, seed=3)
     make_checkpoint(d / "mnist-mlp-z5.safetensors", latent_dim=5, arch="mlp", hidden=(32,),
                     dataset="mnist", label_names=[str(i) for i in range(10)], seed=1)
     return d
@@ -109,3 +110,67 @@ def test_a_2d_latent_b_decodes_under_the_cursor_through_the_inverse_alignment(at
     assert kw["cursor_method"] == "aligned" and kw["grid"] is not None
     images, extent = kw["grid"]
     assert len(images) == len(kw["grid_latents"]) and kw["grid_latents"].shape[1] == 2
+
+
+class _Job:
+    """A stand-in for a background projection (projections.Job) in a given state."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def poll(self):
+        return self.state, 0.3, "optimising layout… 2 s"
+
+
+def _fake_slow_maps(monkeypatch, states: dict):
+    """compute.slow_map answering a job in states[sha256] (and recording what it was asked)."""
+    from vae_explorer import compute
+
+    asked = []
+
+    def slow_map(sha, data_key, method, mu, init=None):
+        asked.append((sha, method, init is not None))
+        if states[sha] == "done":
+            import numpy as np
+            return np.random.default_rng(0).normal(size=(len(mu), 2)).astype(np.float32), None
+        return None, _Job(states[sha])
+
+    monkeypatch.setattr(compute, "slow_map", slow_map)
+    return asked
+
+
+def _sha(ck_dir, name):
+    from vae_training.checkpoint import file_sha256
+    return file_sha256(ck_dir / name)
+
+
+def test_each_map_has_its_own_progress_and_retry(at, ck_dir, monkeypatch):
+    """A's and B's UMAP both failed: each map has its own "Try again" (one key each)."""
+    at.switch_page("views/map.py").run()
+    at.sidebar.selectbox(key="ck_pick").set_value("shapes-z3.safetensors").run()
+    at.switch_page("views/compare.py").run()
+    at.selectbox(key="w_cmp_with").set_value("ckpt:shapes-z5.safetensors").run()
+    _fake_slow_maps(monkeypatch, {_sha(ck_dir, "shapes-z3.safetensors"): "error",
+                                  _sha(ck_dir, "shapes-z5.safetensors"): "error"})
+    at.segmented_control(key="w_proj").set_value("umap").run()
+    _ok(at)
+    keys = {b.key for b in at.button}
+    assert {"proj_retry_a", "proj_retry_b"} <= keys
+
+
+def test_b_waits_for_a_running_umap_then_starts_from_a(at, ck_dir, monkeypatch):
+    at.switch_page("views/map.py").run()
+    at.sidebar.selectbox(key="ck_pick").set_value("shapes-z3.safetensors").run()
+    at.switch_page("views/compare.py").run()
+    at.selectbox(key="w_cmp_with").set_value("ckpt:shapes-z5.safetensors").run()
+    sha_a, sha_b = _sha(ck_dir, "shapes-z3.safetensors"), _sha(ck_dir, "shapes-z5.safetensors")
+    asked = _fake_slow_maps(monkeypatch, {sha_a: "running", sha_b: "running"})
+    at.segmented_control(key="w_proj").set_value("umap").run()
+    _ok(at)
+    assert [a for a in asked if a[0] == sha_b] == []  # B did not start while A computes
+    assert "starts from A's layout once A's is ready" in _texts(at)
+    assert "B's PCA for now" in _texts(at)
+    asked = _fake_slow_maps(monkeypatch, {sha_a: "done", sha_b: "running"})  # A's is ready
+    at.run()
+    _ok(at)
+    assert (sha_b, "umap", True) in asked  # B's UMAP asked for, started from A's layout
