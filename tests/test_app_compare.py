@@ -174,3 +174,22 @@ def test_b_waits_for_a_running_umap_then_starts_from_a(at, ck_dir, monkeypatch):
     at.run()
     _ok(at)
     assert (sha_b, "umap", True) in asked  # B's UMAP asked for, started from A's layout
+
+
+def test_b_reconstructions_still_decoding_show_progress_that_reruns_the_page(at, ck_dir, monkeypatch):
+    """Without the bar nothing reran the page when B's reconstructions were ready: its hover
+    panel showed originals only until the next click."""
+    from vae_explorer import compute, mapview
+
+    sha_b = _sha(ck_dir, "shapes-z5.safetensors")
+    real = compute.reconstructions
+    monkeypatch.setattr(compute, "reconstructions",
+                        lambda sha, key: (None, None) if sha == sha_b else real(sha, key))
+    monkeypatch.setattr(compute, "start_reconstruction", lambda *a, **k: None)
+    asked = []
+    real_bar = mapview.recon_progress
+    monkeypatch.setattr(mapview, "recon_progress",
+                        lambda c, pending=None: (asked.append(pending), real_bar(c, pending)))
+    at.selectbox(key="w_cmp_with").set_value("ckpt:shapes-z5.safetensors").run()
+    _ok(at)
+    assert any(p and p[0] == sha_b for p in asked)

@@ -96,9 +96,11 @@ def progress_panel(m: MapInfo, key: str = "proj_retry", note: str = "") -> None:
         _poll()
 
 
-def recon_progress(c: state.Ctx) -> None:
-    """Progress of the background reconstructions; reruns the app when they are ready."""
-    pending = c.extras.get("recon_pending")
+def recon_progress(c: state.Ctx, pending: tuple | None = None) -> None:
+    """Progress of the background reconstructions (this checkpoint's, or those of ``pending``
+    = (sha256, data key), e.g. the Compare page's second checkpoint); reruns the app when they
+    are ready."""
+    pending = pending or c.extras.get("recon_pending")
     if not pending:
         return
 

@@ -67,6 +67,11 @@ with maps[1]:
             grid=None if grid_b is None else grid_b[:2],
             grid_latents=None if grid_b is None else grid_b[2],
             cursor_method="aligned" if grid_b is not None else "knn", height=cm.MAP_PX)
+# Reconstructions still decoding in the background (a first open): the hover panels show them
+# once ready (the bars rerun the page), below the maps so that the maps do not move.
+mapview.recon_progress(c)
+if b.ck is not None and b.recon is None:
+    mapview.recon_progress(c, (b.ck.sha256, c.data_key))
 st.caption(f"Alignment of B onto A: {cm.alignment_text(b, al)}. Hover a point in either map: the "
            f"same image is ringed in the other. Box / lasso selections are shared by both maps (and the "
            f"Latent map page). Neighbours kept: mean {float(np.mean(kept)):.0%} of each image's "
