@@ -146,3 +146,103 @@ def test_precomputed_pixel_maps_are_the_ones_the_page_finds_and_prune_keeps_them
     precompute.main(["--prune", "--out", str(tmp_path / "shipped")])
     assert cache.orphans(tmp_path / "shipped", [pixels.CACHE_SHA]) == []
     assert len(list((tmp_path / "shipped").glob("pixels-*.npz"))) == 1
+
+
+def test_the_inverse_alignment_takes_aligned_points_back_to_b():
+    a = _map()
+    b = 0.7 * a @ _rot(-52) + [3.0, 8.0]
+    b[:, 1] = -b[:, 1]
+    al = compare.align(a, b)
+    pts = np.random.default_rng(3).normal(0, 2, (50, 2))
+    np.testing.assert_allclose(al.invert(al.apply(pts)), pts, atol=1e-4)
+    np.testing.assert_allclose(al.invert(a), b, atol=1e-4)
+
+
+def test_a_started_layout_keys_its_own_cache_entry_and_default_keys_are_unchanged():
+    from vae_explorer import projections
+
+    plain = projections.cache_params("umap", 10, 0, "d")
+    assert plain == {"method": "umap", "n": 10, "seed": 0, "data": "d", "v": 1}  # shipped keys
+    one, two = _map(10, 1), _map(10, 2)
+    k1 = projections.cache_params("umap", 10, 0, "d", one)
+    assert k1["init"] == projections.init_id(one.copy()) != projections.init_id(two)
+    assert {k: v for k, v in k1.items() if k != "init"} == plain
+
+
+def test_umap_gets_the_layout_it_is_started_from(monkeypatch):
+    """Known answer without numba: a stand-in umap module records what UMAP was given."""
+    import sys
+    import types
+
+    from vae_explorer import projections
+
+    got = {}
+
+    class FakeUMAP:
+        def __init__(self, **kw):
+            got.update(kw)
+
+        def fit_transform(self, x):
+            return got["init"] * 2.0
+
+    monkeypatch.setitem(sys.modules, "umap", types.SimpleNamespace(UMAP=FakeUMAP))
+    start = _map(40)
+    out = projections.project(np.random.default_rng(0).normal(size=(40, 8)), "umap", init=start)
+    np.testing.assert_allclose(got["init"], start)
+    np.testing.assert_allclose(out, 2.0 * start, rtol=1e-6)
+    with pytest.raises(ValueError, match="initial layout"):
+        projections.project(np.zeros((40, 8)), "umap", init=start[:10])
+
+
+def _two_views(n=240, seed=0):
+    """Two 'models' of the same points: 6 clusters in 10-D, and a noisy linear re-mix of them."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 6, (6, 10))
+    z = centres[rng.integers(0, 6, n)] + rng.normal(0, 1, (n, 10))
+    w = z @ rng.normal(0, 1, (10, 12)) + rng.normal(0, 0.5, (n, 12))
+    return z.astype(np.float32), w.astype(np.float32)
+
+
+def test_tsne_of_b_started_from_a_ends_closer_to_a_than_from_its_own_start():
+    from vae_explorer import projections
+
+    za, zb = _two_views()
+    a = projections.tsne_project(za, n_iter=250)
+    own = projections.tsne_project(zb, n_iter=250, seed=7)
+    from_a = projections.tsne_project(zb, n_iter=250, seed=7, init=a)
+    # Procrustes can undo a rotation or reflection, not a different arrangement of the clusters
+    assert compare.align(a, from_a).residual < compare.align(a, own).residual
+    assert compare.align(a, from_a).residual < 0.5
+
+
+def test_b_starts_from_a_2d_latent_at_once_and_waits_for_a_running_umap():
+    from vae_explorer.comparemaps import start_from
+    from vae_explorer.mapview import MapInfo
+
+    xy = _map(20)
+    latent = MapInfo(xy, "identity", "latent:k", "latent z1, z2", wanted="latent")
+    init, wait = start_from(latent, "umap")
+    assert init is xy and not wait
+    assert start_from(latent, "pca") == (None, False)  # PCA maps are aligned by Procrustes only
+    running = NS(poll=lambda: ("running", 0.5, "optimising"))
+    pca_meanwhile = MapInfo(xy, "knn", "pca:k", "PCA 1, PCA 2", job=running, wanted="tsne")
+    assert start_from(pca_meanwhile, "tsne") == (None, True)
+    failed = NS(poll=lambda: ("error", 1.0, "boom"))
+    pca_meanwhile.job = failed  # A's failed: B goes ahead from its own default start
+    assert start_from(pca_meanwhile, "tsne") == (None, False)
+    done = MapInfo(xy, "knn", "tsne:k", "t-SNE 1, t-SNE 2", wanted="tsne")
+    assert start_from(done, "tsne")[0] is xy
+
+
+def test_the_compare_settings_round_trip_through_the_url():
+    from vae_explorer import state
+
+    vals = {"cmp_with": "ckpt:mnist-conv-z16.safetensors", "cmp_colour": "moved"}
+    url = state.url_for(vals, "compare")
+    assert url == {"view": "compare", "cmp": "ckpt:mnist-conv-z16.safetensors",
+                   "cmpcolour": "moved"}
+    assert {k: v for k, v in state.parse_url(url).items() if k in vals} == vals
+    assert state.parse_url({"cmp": "pixels:umap"})["cmp_with"] == "pixels:umap"
+    for bad in ("pixels:lda", "ckpt:", "ckpt:../../etc/passwd", "http://x", "ckpt:a\nb"):
+        assert "cmp_with" not in state.parse_url({"cmp": bad}), bad
+    assert "cmpcolour" not in state.url_for({"cmp_colour": "label"})  # the default stays out

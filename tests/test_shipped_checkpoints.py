@@ -53,3 +53,32 @@ def test_shipped_maps_belong_to_shipped_checkpoints():
             for method in ("umap", "tsne"):
                 assert any(n.startswith(f"{sha[:16]}-proj-{method}-") for n in names), \
                     f"{p.name}: no {method} map (python -m vae_explorer.precompute {p.relative_to(ROOT)})"
+
+
+def _shipped_datasets() -> list[str]:
+    from vae_training.checkpoint import read_metadata
+
+    return sorted({read_metadata(p)["data"]["dataset"] for p in SHIPPED})
+
+
+@pytest.mark.parametrize("dataset", _shipped_datasets())
+def test_shipped_pixel_maps_cover_every_shipped_dataset_test_split(dataset):
+    """The Compare page's pixel UMAP / t-SNE open from the shipped cache for the test split of
+    every dataset a shipped checkpoint uses (keys: the sample's content hash, as the page makes
+    them). MNIST-family datasets are checked where ../shared/datasets (VAE_DATA_ROOT) holds them."""
+    import os
+
+    from vae_explorer import cache, projections, sample
+    from vae_explorer.analysis import pixels
+
+    root = os.environ.get("VAE_DATA_ROOT") or str(ROOT.parent / "shared" / "datasets")
+    try:
+        x, y = sample.load_split(dataset, root, "test", 10_000)
+    except sample.DataMissing:
+        pytest.skip(f"{dataset} is not in {root}")
+    key = sample.data_key(dataset, "test", x, y)
+    for method in ("umap", "tsne"):
+        params = projections.cache_params(method, len(y), projections.DEFAULT_SEED, key)
+        p = cache.SHIPPED_DIR / cache.filename(pixels.CACHE_SHA, f"proj-{method}", params)
+        assert p.is_file(), (f"{dataset}: no shipped pixel {method} map "
+                             f"(python -m vae_explorer.precompute --pixels {dataset})")

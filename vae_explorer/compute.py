@@ -226,9 +226,10 @@ def _jobs() -> dict:
     return {}
 
 
-def slow_map(sha: str, data_key: str, method: str, mu: np.ndarray):
-    """(xy or None, job or None): cached result, or the running background job."""
-    params = projections.cache_params(method, len(mu), projections.DEFAULT_SEED, data_key)
+def slow_map(sha: str, data_key: str, method: str, mu: np.ndarray, init: np.ndarray | None = None):
+    """(xy or None, job or None): cached result, or the running background job. `init`: the
+    layout UMAP / t-SNE start from (its hash is in the cache and job keys)."""
+    params = projections.cache_params(method, len(mu), projections.DEFAULT_SEED, data_key, init)
     what = f"proj-{method}"
     got = cache.load(sha, what, params)
     if got is not None and got["xy"].shape == (len(mu), 2):
@@ -245,7 +246,7 @@ def slow_map(sha: str, data_key: str, method: str, mu: np.ndarray):
         if state != "error":
             return None, job
     if job is None:
-        job = projections.start_job(mu, method, sha, what, params)
+        job = projections.start_job(mu, method, sha, what, params, init=init)
         jobs[key] = job
     return None, job
 

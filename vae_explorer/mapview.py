@@ -62,14 +62,17 @@ def current_map(c: state.Ctx, proj: str) -> MapInfo:
 PROGRESS_SLOT_PX = 64  # one progress bar with its text line
 
 
-def progress_panel(m: MapInfo) -> None:
+def progress_panel(m: MapInfo, key: str = "proj_retry", note: str = "") -> None:
     """Progress of a background projection in a slot of constant height above the map, there
     whether or not a projection runs, so that the map never moves when one starts or ends.
-    Reruns the app when the projection is ready."""
+    Reruns the app when the projection is ready. ``key``: the retry button's key (one panel per
+    map on a page with two); ``note``: plain text shown in the slot when no job runs."""
     if m.wanted == "latent":  # a 1-D or 2-D latent is its own map: nothing ever runs
         return
     slot = st.container(height=PROGRESS_SLOT_PX, border=False)
     if m.job is None:
+        if note:
+            slot.text(note)
         return
     label = PROJ_LABELS.get(m.wanted, m.wanted)
 
@@ -85,7 +88,7 @@ def progress_panel(m: MapInfo) -> None:
             cols = st.columns([4, 1], vertical_alignment="center")
             with cols[0].expander(f"{label} failed; showing PCA. Details"):
                 st.code(str(stage)[-1500:], language=None)
-            if cols[1].button("Try again", key="proj_retry"):
+            if cols[1].button("Try again", key=key):
                 compute.forget_job(m.job)
                 st.rerun()
 
@@ -93,9 +96,11 @@ def progress_panel(m: MapInfo) -> None:
         _poll()
 
 
-def recon_progress(c: state.Ctx) -> None:
-    """Progress of the background reconstructions; reruns the app when they are ready."""
-    pending = c.extras.get("recon_pending")
+def recon_progress(c: state.Ctx, pending: tuple | None = None) -> None:
+    """Progress of the background reconstructions (this checkpoint's, or those of ``pending``
+    = (sha256, data key), e.g. the Compare page's second checkpoint); reruns the app when they
+    are ready."""
+    pending = pending or c.extras.get("recon_pending")
     if not pending:
         return
 

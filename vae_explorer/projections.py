@@ -94,7 +94,10 @@ class _TqdmSink:
 
 
 def umap_project(x: np.ndarray, seed: int = DEFAULT_SEED, n_neighbors: int = 15,
-                 min_dist: float = 0.1, progress: Progress | None = None) -> np.ndarray:
+                 min_dist: float = 0.1, progress: Progress | None = None,
+                 init: np.ndarray | None = None) -> np.ndarray:
+    """UMAP of x; `init` (N, 2) starts the layout from another map of the same points (the
+    Compare page: B's map from A's, so that both put the same images in the same places)."""
     progress = progress or (lambda f, s: None)
     progress(0.02, "loading umap (first use compiles code, ~1 min)")
     umap = load("umap")  # slow import (numba); it imports scikit-learn: lazy_imports' lock
@@ -103,8 +106,11 @@ def umap_project(x: np.ndarray, seed: int = DEFAULT_SEED, n_neighbors: int = 15,
     # a warm numba cache, 45 s without, on 2 cores), with no progress to report meanwhile.
     progress(0.1, "finding nearest neighbours (compiling numba code first, 15–45 s)")
     n_neighbors = max(2, min(n_neighbors, len(x) - 1))
+    start = "spectral" if len(x) > n_neighbors + 2 else "random"
+    if init is not None:
+        start = _checked_init(init, len(x)).astype(np.float32)
     reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
-                        n_jobs=1, verbose=True, init="spectral" if len(x) > n_neighbors + 2 else "random",
+                        n_jobs=1, verbose=True, init=start,
                         tqdm_kwds={"file": _TqdmSink(progress, 0.3, 0.98), "mininterval": 0.5})
     import contextlib
     import io
@@ -116,7 +122,9 @@ def umap_project(x: np.ndarray, seed: int = DEFAULT_SEED, n_neighbors: int = 15,
 
 
 def tsne_project(x: np.ndarray, seed: int = DEFAULT_SEED, perplexity: float = 30.0,
-                 n_iter: int = 500, progress: Progress | None = None) -> np.ndarray:
+                 n_iter: int = 500, progress: Progress | None = None,
+                 init: np.ndarray | None = None) -> np.ndarray:
+    """t-SNE of x; `init` (N, 2) starts from another map of the same points (see umap_project)."""
     progress = progress or (lambda f, s: None)
     progress(0.02, "finding nearest neighbours")
     TSNE = load("openTSNE").TSNE  # noqa: N806  (imports scikit-learn: lazy_imports' lock)
@@ -138,7 +146,13 @@ def tsne_project(x: np.ndarray, seed: int = DEFAULT_SEED, perplexity: float = 30
     # the reported iteration count keeps increasing.
     tsne = TSNE(perplexity=perplexity, n_iter=n_iter, early_exaggeration_iter=ee,
                 random_state=seed, n_jobs=1, verbose=False)
-    emb = tsne.prepare_initial(np.asarray(x, np.float32))
+    start = "pca"  # openTSNE's default
+    if init is not None:
+        from openTSNE.initialization import rescale  # noqa: PLC0415
+
+        # openTSNE wants a start with std 1e-4 (larger ones converge badly, and it warns)
+        start = rescale(_checked_init(init, len(x)).astype(np.float64), target_std=1e-4)
+    emb = tsne.prepare_initial(np.asarray(x, np.float32), initialization=start)
     progress(0.1, "early exaggeration")
     emb = emb.optimize(n_iter=ee, exaggeration=12, momentum=0.5, callbacks=[_CB(0)],
                        callbacks_every_iters=25)
@@ -147,19 +161,36 @@ def tsne_project(x: np.ndarray, seed: int = DEFAULT_SEED, perplexity: float = 30
     return np.asarray(emb, np.float32)
 
 
+def _checked_init(init, n: int) -> np.ndarray:
+    a = np.asarray(init, np.float64)
+    if a.shape != (n, 2) or not np.isfinite(a).all():
+        raise ValueError(f"an initial layout must be finite (N, 2) = ({n}, 2), got {a.shape}")
+    return a
+
+
+def init_id(init: np.ndarray | None) -> str:
+    """A short content hash of an initial layout, for cache and job keys ("" for none): a map
+    started from another layout is another map."""
+    if init is None:
+        return ""
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(init, np.float32).tobytes()).hexdigest()[:20]
+
+
 def project(x: np.ndarray, method: str, seed: int = DEFAULT_SEED,
-            progress: Progress | None = None) -> np.ndarray:
+            progress: Progress | None = None, init: np.ndarray | None = None) -> np.ndarray:
     """(N, D) -> (N, 2) float32 with the named method. For D <= 2 every method is the identity
-    (padded with a zero column for D == 1)."""
+    (padded with a zero column for D == 1). `init`: UMAP / t-SNE start from this layout."""
     x = np.asarray(x, np.float32)
     if x.shape[1] <= 2:
         return identity_xy(x)
     if method == "pca":
         return pca(x)[0]
     if method == "umap":
-        return umap_project(x, seed=seed, progress=progress)
+        return umap_project(x, seed=seed, progress=progress, init=init)
     if method == "tsne":
-        return tsne_project(x, seed=seed, progress=progress)
+        return tsne_project(x, seed=seed, progress=progress, init=init)
     raise ValueError(f"unknown projection {method!r}; choose from {METHODS}")
 
 
@@ -170,8 +201,13 @@ def identity_xy(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x, np.zeros((len(x), 2 - x.shape[1]), np.float32)], 1)
 
 
-def cache_params(method: str, n: int, seed: int, data_key: str) -> dict:
-    return {"method": method, "n": int(n), "seed": int(seed), "data": data_key, "v": 1}
+def cache_params(method: str, n: int, seed: int, data_key: str, init: np.ndarray | None = None) -> dict:
+    """The cache key's parameters; a map started from a given layout also keys by its hash
+    (left out otherwise, so the keys of default-started maps, shipped ones too, stay as they were)."""
+    p = {"method": method, "n": int(n), "seed": int(seed), "data": data_key, "v": 1}
+    if init is not None:
+        p["init"] = init_id(init)
+    return p
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,11 +334,14 @@ def remove_stale_workdirs(tmp: str | None = None) -> int:
 
 
 def start_job(x: np.ndarray, method: str, sha256: str, what: str, params: dict,
-              seed: int = DEFAULT_SEED) -> Job:
-    """Start `python -m vae_explorer.projections` on x; the worker writes the cache entry."""
+              seed: int = DEFAULT_SEED, init: np.ndarray | None = None) -> Job:
+    """Start `python -m vae_explorer.projections` on x (from layout `init` if given); the
+    worker writes the cache entry."""
     remove_stale_workdirs()
     workdir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{method}-{os.getpid()}-"))
     np.save(workdir / "input.npy", np.asarray(x, np.float32))
+    if init is not None:
+        np.save(workdir / "init.npy", np.asarray(init, np.float32))
     (workdir / "job.json").write_text(json.dumps(
         {"method": method, "seed": seed, "sha256": sha256, "what": what, "params": params}))
     job = Job(sha256=sha256, what=what, params=params, workdir=workdir)
@@ -366,7 +405,8 @@ def _worker(workdir: str) -> int:
 
     try:
         x = np.load(wd / "input.npy", allow_pickle=False)
-        y = project(x, job["method"], seed=int(job["seed"]), progress=progress)
+        init = np.load(wd / "init.npy", allow_pickle=False) if (wd / "init.npy").is_file() else None
+        y = project(x, job["method"], seed=int(job["seed"]), progress=progress, init=init)
         if cache.save(job["sha256"], job["what"], job["params"], {"xy": y}) is None:
             np.save(wd / "result.npy", y)
         progress(1.0, "done")

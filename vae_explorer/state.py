@@ -12,6 +12,7 @@ on_change callback (before the script runs, so sync_url sees the change in the s
 The URL:  ckpt=<file>  view=<page>  present=1  proj=pca|umap|tsne  colour=label|rec_err|kl|kept
   a=<point>  b=<point>  method=linear|slerp  t=<0..1>  next=A|B  decode=knn|pca  zoom=x0,x1,y0,y1
   s1=<ranges>  s2=<ranges> (selections, "0-15.20.31-40", left out above 2,000 points)  nn=cosine
+  cmp=ckpt:<file>|pixels:pca|umap|tsne  cmpcolour=label|moved (the Compare page)
 A point is a dataset index ("i123") or a latent vector ("z0.5,-1.2").
 
 `zoom` is the map's visible window, written by the map in the browser (history.replaceState
@@ -114,6 +115,16 @@ def parse_text(s: str) -> str | None:
     return s if s and len(s) <= 512 else None
 
 
+def parse_compare(s: str) -> str | None:
+    """The Compare page's second map: "ckpt:<file name>" (a listed checkpoint; the page falls
+    back to its first choice for a name it does not list) or "pixels:pca|umap|tsne"."""
+    if s in ("pixels:pca", "pixels:umap", "pixels:tsne"):
+        return s
+    name = s[5:] if s.startswith("ckpt:") else ""
+    ok = name and len(name) <= 255 and "/" not in name and "\\" not in name and name.isprintable()
+    return s if ok else None
+
+
 def write_unit(v: float) -> str:
     return f"{float(v):.3f}".rstrip("0").rstrip(".") or "0"
 
@@ -150,6 +161,9 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("s1", "sel_s1", parse_selection, write_selection),
     Setting("s2", "sel_s2", parse_selection, write_selection),
     Setting("nn", "nn_metric", choice("euclidean", "cosine"), default="euclidean"),
+    # The Compare page: what map B is, and what colours both maps.
+    Setting("cmp", "cmp_with", parse_compare),
+    Setting("cmpcolour", "cmp_colour", choice("label", "moved"), default="label"),
 ]}
 # Cleared when the checkpoint or the data sample changes (not the projection): see note_map.
 SELECTION_KEYS = ("sel_s1", "sel_s2")

@@ -7,8 +7,9 @@ Run: .venv/bin/python -m pytest -m e2e tests/e2e/test_compare_e2e.py -q
 from __future__ import annotations
 
 import pytest
-from harness import (REPO, AppServer, all_client_xy, find_isolated_point, hover_point, plot_box,
-                     wait_for_app_run, wait_for_map)
+from harness import (REPO, AppServer, all_client_xy, find_empty_spot, find_isolated_point,
+                     hover_point, map_stats, plot_box, slot_pixels_varied, wait_for_app_run,
+                     wait_for_map)
 
 pytestmark = pytest.mark.e2e
 DATA = REPO.parent / "shared" / "datasets"
@@ -45,6 +46,13 @@ LINKED = ("([k, i]) => window.__latentMaps[k] &&"
           " window.__latentMaps[k].instance.root.getAttribute('data-linked-index') === String(i)")
 
 
+def centre(page, key: str) -> None:
+    """Scroll the map's plot to the middle of the window: the page with two maps is taller than
+    the window, and a mouse moved outside the window hovers nothing."""
+    page.locator(f'.lm-root[data-key="{key}"] .lm-overlay').evaluate(
+        "e => e.scrollIntoView({block: 'center'})")
+
+
 def linked_index(page, key: str) -> str | None:
     return page.locator(f'.lm-root[data-key="{key}"]').get_attribute("data-linked-index")
 
@@ -54,6 +62,7 @@ def test_hover_in_one_map_rings_the_same_image_in_the_other(page, server):
     choose(page, "mnist-conv-z16.safetensors")
     wait_for_map(page, "cmp_a", timeout=180_000)
     wait_for_map(page, "cmp_b", timeout=180_000)
+    centre(page, "cmp_a")  # both maps side by side: B's plot is in view too
     i = find_isolated_point(page, "cmp_a")
     assert hover_point(page, i, "cmp_a") == i
     page.wait_for_function(LINKED, arg=["cmp_b", i])
@@ -88,3 +97,20 @@ def test_a_checkpoint_of_another_dataset_is_refused(page, server):
     alert.wait_for()
     assert "(mnist and fashion-mnist)" in alert.inner_text()
     assert page.locator('.lm-root[data-key="cmp_b"]').count() == 0
+
+
+def test_hovering_empty_space_of_a_2d_latent_b_decodes_there(page, server):
+    open_compare(page, server)
+    choose(page, "mnist-conv-z2-neighbours.safetensors")
+    page.get_by_text("B: mnist-conv-z2-neighbours.safetensors").first.wait_for()
+    wait_for_map(page, "cmp_b", timeout=180_000)
+    centre(page, "cmp_b")
+    spot = find_empty_spot(page, "cmp_b")
+    assert spot is not None, "map B has a decoded grid under its empty space"
+    page.mouse.move(spot[0] - 30, spot[1] - 30)
+    page.mouse.move(*spot)
+    page.wait_for_function("k => window.__latentMaps[k].stats.hoverKind === 'grid'", arg="cmp_b")
+    assert map_stats(page, "cmp_b")["hoverKind"] == "grid"
+    page.wait_for_function("k => { const c = window.__latentMaps[k].instance.slots[0].cv;"
+                           " return c.width > 0; }", arg="cmp_b")
+    assert slot_pixels_varied(page, 0, "cmp_b")  # B's decoder drew an image there

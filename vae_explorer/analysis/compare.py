@@ -34,6 +34,13 @@ class Alignment:
         b = np.asarray(b, np.float64)
         return (self.scale * (b - self.mean_b) @ self.rotation + self.shift).astype(np.float32)
 
+    def invert(self, xy) -> np.ndarray:
+        """Map coordinates of the aligned B back to B's own (apply's inverse)."""
+        xy = np.asarray(xy, np.float64)
+        if self.scale == 0.0:
+            return np.broadcast_to(self.mean_b, xy.shape).astype(np.float32)
+        return ((xy - self.shift) @ self.rotation.T / self.scale + self.mean_b).astype(np.float32)
+
     def describe(self) -> str:
         turn = float(np.degrees(np.arctan2(self.rotation[0, 1], self.rotation[0, 0])))
         kind = "rotation and reflection" if self.reflected else "rotation"

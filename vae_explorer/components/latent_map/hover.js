@@ -94,6 +94,7 @@ Object.assign(LatentMap.prototype, {
   decodeNote(h) {
     const method = (this.mapInfo || {}).method;
     if (method === "pca") return "(the point on the PCA plane)";
+    if (method === "aligned") return "(B's own latent point here: the alignment undone)";
     const [x0, x1, y0, y1] = this.points ? this.points.bounds : [0, 0, 0, 0];
     const beyond = h.x < x0 || h.x > x1 || h.y < y0 || h.y > y1;
     return beyond ? "(beyond the data: weighted toward the nearest codes)"
