@@ -11,6 +11,8 @@ ttq    time to quality: wall seconds (set-up, training and the per-epoch test pa
        test seconds printed apart.
 conv   conv 32-64 / dense 256 / z=16 on dynamically binarised MNIST: ours with no flags vs
        --precision fp32 --threads 1 (the previous defaults).
+threads  (not in the default set) ours in bf16 at --threads 1 and --threads 2, MLP (--epochs)
+       and conv (1 epoch): the measurements behind the default thread count (vae_training.system).
 
 The load average is printed before and after each part: run it on an idle machine (the figures
 of docs/benchmarks.md say which). Needs MNIST under --data-root (torchvision layout).
@@ -267,11 +269,28 @@ def part_conv(a, dev) -> None:
           f"(median difference {gap:+.2f})\n  {load()}")
 
 
+def part_threads(a, dev) -> None:
+    """The thread policy's evidence: our default (bf16) at 1 and at 2 threads, MLP and conv."""
+    conv = dict(preset="", arch="conv", hidden=[32, 64], dense=256, latent_dim=16,
+                binarize="dynamic")
+    for name, model in (("MLP 784-400-20", {}), ("conv 32-64 / dense 256 / z=16", conv)):
+        epochs = a.epochs if not model else 1
+        print(f"\n== threads: {name}, bf16, {epochs} epochs x {a.repeat} runs; {load()}")
+        one, two = repeated({
+            "ours --threads 1": lambda: run_ours(a.data_root, dev, epochs, a.seed, threads=1,
+                                                 **model),
+            "ours --threads 2": lambda: run_ours(a.data_root, dev, epochs, a.seed, threads=2,
+                                                 **model)}, a.repeat)
+        table([one, two], one)
+    print(f"  {load()}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=2, help="epochs per run (speed, conv)")
     p.add_argument("--repeat", type=int, default=3, help="runs of each side")
-    p.add_argument("--only", default="speed,ttq,conv", help="comma-separated parts to run")
+    p.add_argument("--only", default="speed,ttq,conv",
+                   help="comma-separated parts to run (also: threads, 1 vs 2 threads for ours)")
     p.add_argument("--target", type=float, default=108.0, help="ttq: test -ELBO to reach")
     p.add_argument("--max-epochs", type=int, default=12, help="ttq: give up after this many")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -289,7 +308,7 @@ def main() -> int:
         f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     print(f"{hw}; torch {torch.__version__}; bf16 natively: {system.bf16_supported(dev)}; "
           f"torch default threads {TORCH_DEFAULT_THREADS}; {load()}", flush=True)
-    parts = {"speed": part_speed, "ttq": part_ttq, "conv": part_conv}
+    parts = {"speed": part_speed, "ttq": part_ttq, "conv": part_conv, "threads": part_threads}
     for name in a.only.split(","):
         parts[name.strip()](a, dev)
     return 0

@@ -20,17 +20,30 @@ def test_card_rows_and_summary_come_from_the_files(tmp_path):
                                         "iw_test_size": 2000, "active_units": 12})
     card = render([a, b])
     row_a = next(line for line in card.splitlines() if line.startswith("| `a.safetensors`"))
-    assert "| 3 | 1.5 min | 150.50 |" in row_a and "| 81.2 % | 0.123 |" in row_a
+    assert "| 3 | – | 1.5 min | 150.50 |" in row_a and "| 81.2 % | 0.123 |" in row_a
     row_b = next(line for line in card.splitlines() if line.startswith("| `b.safetensors`"))
     assert "84.25 (k=500, first 2000 test images)" in row_b and "| 12/16 |" in row_b
     assert "| – | – |" in row_b  # neither k-NN nor MIG measured
     assert "python -m vae_training --epochs 3" in card
     assert "Trained for 3 to 7 epochs on CPU x86_64, 2 cores." in card
-    assert "not converged" in card  # CPU only
+    assert "not converged" not in card  # too few epochs to tell: no claim either way
     update_checkpoint_metadata(b, hardware="NVIDIA H100 80GB HBM3 (CUDA 12.8)")
     card = render([a, b])
     assert "CPU x86_64, 2 cores; NVIDIA H100 80GB HBM3 (CUDA 12.8)" in card
-    assert "not converged" not in card
+
+
+def test_converged_is_the_protocols_mean_gain_over_the_last_ten_epochs(tmp_path):
+    from vae_training.modelcard import convergence
+
+    flat = [{"epoch": i + 1, "test_loss": 100.0 - 0.05 * i} for i in range(15)]
+    assert convergence(flat) == "yes (0.05/epoch)"
+    falling = [{"epoch": i + 1, "test_loss": 100.0 - 0.5 * i} for i in range(15)]
+    assert convergence(falling) == "no (0.50/epoch)"
+    assert convergence(falling[:10]) == "–"  # 10 epochs: no 10-epoch window before the last
+    a = make_checkpoint(tmp_path / "a.safetensors", latent_dim=2)
+    update_checkpoint_metadata(a, history=falling)
+    card = render([a])
+    assert "| 15 | no (0.50/epoch) |" in card and "Those marked not converged" in card
 
 
 def test_card_refuses_a_broken_file(tmp_path, capsys):

@@ -49,6 +49,21 @@ def _portable(command: str) -> str:
     return re.sub(r"(^|&& )python -m training ", r"\1python -m vae_training ", command)
 
 
+CONVERGED_WINDOW = 10  # epochs
+CONVERGED_NATS = 0.1  # mean test -ELBO improvement per epoch over the window (issue 13's protocol)
+
+
+def convergence(history: list) -> str:
+    """'yes' / 'no' with the mean improvement per epoch of the test -ELBO over the last 10
+    epochs; '–' with fewer than 11 epochs of test figures."""
+    t = [h["test_loss"] for h in history
+         if isinstance(h, dict) and isinstance(h.get("test_loss"), (int, float))]
+    if len(t) <= CONVERGED_WINDOW:
+        return "–"
+    per_epoch = (t[-CONVERGED_WINDOW - 1] - t[-1]) / CONVERGED_WINDOW
+    return f"{'yes' if per_epoch < CONVERGED_NATS else 'no'} ({per_epoch:.2f}/epoch)"
+
+
 def row(path: Path) -> dict:
     doc = read_metadata(path)
     mt, hist = doc.get("metrics", {}), doc.get("history", [])
@@ -70,6 +85,7 @@ def row(path: Path) -> dict:
         "au": f"{mt.get('active_units', '–')}/{doc['model']['latent_dim']}",
         "knn": _f(100 * mt["knn_accuracy"], ".1f") + " %" if mt.get("knn_accuracy") is not None else "–",
         "mig": _f(mt.get("mig"), ".3f"),
+        "converged": convergence(hist),
         "command": _portable(str(doc.get("command", ""))),
         "size": f"{path.stat().st_size / 1e6:.1f} MB",
     }
@@ -80,9 +96,9 @@ def _training_summary(rows: list[dict]) -> str:
     span = f"{epochs[0]}" if epochs[0] == epochs[-1] else f"{epochs[0]} to {epochs[-1]}"
     hardware = sorted({r["hardware"] for r in rows})
     text = f"Trained for {span} epochs on {'; '.join(hardware)}."
-    if not any("cuda" in h.lower() or "gpu" in h.lower() for h in hardware):
-        text += (" CPU-trained models are not converged: retrain them on a GPU with more"
-                 " `--epochs` using the commands below (`--resume` continues a run).")
+    if any(r["converged"].startswith("no") for r in rows):
+        text += (" Those marked not converged improve with more `--epochs` (on a GPU, or"
+                 " unattended on a CPU) using the commands below (`--resume` continues a run).")
     return text
 
 
@@ -105,14 +121,16 @@ def render(paths: list[Path]) -> str:
         "and compares only with models of the same likelihood and σ.",
         "MIG (datasets generated from known factors): the Mutual Information Gap of the test codes",
         "(Chen et al., 2018), 0 = no factor held by one dimension alone, 1 = each factor in exactly one.",
+        f"*Converged*: the test -ELBO improved by less than {CONVERGED_NATS} nats per epoch on average",
+        f"over the last {CONVERGED_WINDOW} epochs (the figure is that mean; – with fewer epochs).",
         "",
         _training_summary(rows),
         "",
-        "| checkpoint | data | model | epochs | wall time | test -ELBO | minus floor | IW NLL | active units | k-NN acc. | MIG | size |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| checkpoint | data | model | epochs | converged | wall time | test -ELBO | minus floor | IW NLL | active units | k-NN acc. | MIG | size |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        out.append(f"| `{r['file']}` | {r['data']} | {r['model']} | {r['epochs']} | {r['time']} | "
+        out.append(f"| `{r['file']}` | {r['data']} | {r['model']} | {r['epochs']} | {r['converged']} | {r['time']} | "
                    f"{r['elbo']} | {r['floor']} | {r['iw']} | {r['au']} | {r['knn']} | {r['mig']} | {r['size']} |")
     out += ["", "## How each was made", ""]
     for r in rows:
