@@ -33,8 +33,9 @@ SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
 
 # The first element a process draws makes Streamlit check whether it runs in a REPL (to print a
 # "use streamlit run" hint): inspect.stack() with source lines, which resolves the file of every
-# module in sys.modules (~1,000 here: 0.07-0.1 s of a warm open's first run, loaded; the floor's
-# one-line app pays it for fewer). Under `streamlit run` it never does: mark the hint as shown.
+# module in sys.modules (~1,000 here: 0.07 s standalone, loaded; the floor's one-line app pays it
+# for fewer). Under `streamlit run` it never does: mark the hint as shown. A private name: if
+# Streamlit renames it, this does nothing and test_first_run_skips_streamlits_repl_check fails.
 delta_generator._use_warning_has_been_displayed = True
 state.init_from_url()
 ss = st.session_state
