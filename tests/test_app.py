@@ -48,6 +48,19 @@ def test_loads_default_checkpoint(env):
     assert at.query_params.get("ckpt") in (checkpoints.DEFAULT_NAME, [checkpoints.DEFAULT_NAME])
 
 
+def test_first_run_skips_streamlits_repl_check(env, monkeypatch):
+    """The first element of a process made Streamlit walk inspect.stack() (the path of every
+    module in sys.modules, 0.07-0.1 s of a warm open) to see whether it runs in a REPL; the app
+    marks that hint as shown before drawing anything, so is_repl is never called."""
+    from streamlit import delta_generator, env_util
+
+    calls = []
+    monkeypatch.setattr(delta_generator, "_use_warning_has_been_displayed", False)
+    monkeypatch.setattr(env_util, "is_repl", lambda: calls.append(1) or False)
+    _ok(_app())
+    assert calls == []
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_each_page_renders(env, page):
     at = _app()
