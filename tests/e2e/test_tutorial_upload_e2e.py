@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from harness import REPO, wait_for_app_run, wait_for_map
+from playwright.sync_api import expect
 
 sys.path.insert(0, str(REPO))
 from tests.test_tutorial_models import SequentialMLP  # noqa: E402
@@ -30,8 +31,12 @@ def test_upload_tutorial_pth_asks_dataset_then_shows_the_converted_model(page, a
     button.wait_for(timeout=120_000)
     wait_for_app_run(page, timeout=180_000)
     assert sidebar.get_by_text("the file cannot tell which dataset").count() == 1
+    # A rerun in flight (e.g. the one the map's `ready` causes) can leave the previous run's form
+    # on the page beside the new one for a moment: wait for one button, and for none after the click
+    # (a strict locator raised on the pair in CI).
+    expect(button).to_have_count(1, timeout=120_000)
     button.click()
-    button.wait_for(state="detached", timeout=180_000)
+    expect(button).to_have_count(0, timeout=180_000)
     wait_for_app_run(page, timeout=180_000)
     assert sidebar.locator('[data-testid="stAlertContentError"]').count() == 0
     data = (Path(REPO).parent / "shared" / "datasets" / "MNIST").is_dir()
