@@ -246,3 +246,14 @@ def test_the_compare_settings_round_trip_through_the_url():
     for bad in ("pixels:lda", "ckpt:", "ckpt:../../etc/passwd", "http://x", "ckpt:a\nb"):
         assert "cmp_with" not in state.parse_url({"cmp": bad}), bad
     assert "cmpcolour" not in state.url_for({"cmp_colour": "label"})  # the default stays out
+
+
+def test_the_compare_url_value_takes_listed_kinds_only():
+    from vae_explorer.state import parse_compare
+
+    assert [parse_compare(f"pixels:{m}") for m in ("pca", "umap", "tsne")] == [
+        "pixels:pca", "pixels:umap", "pixels:tsne"]
+    assert parse_compare("ckpt:mnist-conv-z16.safetensors") == "ckpt:mnist-conv-z16.safetensors"
+    for bad in ("pixels:foo", "pixels:", "ckpt:", "ckpt:../x.safetensors", "ckpt:a\\b", "mnist",
+                "ckpt:" + "a" * 300):
+        assert parse_compare(bad) is None, bad

@@ -33,6 +33,7 @@ import numpy as np
 import streamlit as st
 
 from .cursor import format_view as write_view, parse_view
+from .projections import METHODS as PROJECTIONS
 from .selection import parse_selection, write_selection
 
 MAX_Z_TEXT = 1024 * 24
@@ -118,7 +119,7 @@ def parse_text(s: str) -> str | None:
 def parse_compare(s: str) -> str | None:
     """The Compare page's second map: "ckpt:<file name>" (a listed checkpoint; the page falls
     back to its first choice for a name it does not list) or "pixels:pca|umap|tsne"."""
-    if s in ("pixels:pca", "pixels:umap", "pixels:tsne"):
+    if s.startswith("pixels:") and s[7:] in PROJECTIONS:
         return s
     name = s[5:] if s.startswith("ckpt:") else ""
     ok = name and len(name) <= 255 and "/" not in name and "\\" not in name and name.isprintable()

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import projections
 
-METHODS = ("pca", "umap", "tsne")
+METHODS = projections.METHODS  # the same three maps as of the codes
 CACHE_SHA = "pixels"  # cache.py keys by "sha256": a pixel map belongs to the data sample alone
 
 
