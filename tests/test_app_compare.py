@@ -113,7 +113,7 @@ def test_a_2d_latent_b_decodes_under_the_cursor_through_the_inverse_alignment(at
 
 
 class _Job:
-    """A stand-in for a background projection (projections.Job) in a given state."""
+    """A stand-in for a background projection (projection_jobs.Job) in a given state."""
 
     def __init__(self, state):
         self.state = state

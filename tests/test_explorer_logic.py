@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from _explorer_helpers import make_checkpoint
-from vae_explorer import cache, checkpoints, cursor, encode, grids, images, interpolate, projections
+from vae_explorer import (cache, checkpoints, cursor, encode, grids, images, interpolate, projection_jobs,
+                          projections)
 from vae_explorer import traversal
 from vae_training.checkpoint import file_sha256
 
@@ -71,7 +72,7 @@ def test_umap_background_job_writes_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
     x = _blob(150)
     params = projections.cache_params("umap", len(x), 0, "test")
-    job = projections.start_job(x, "umap", "f" * 64, "proj-umap", params)
+    job = projection_jobs.start_job(x, "umap", "f" * 64, "proj-umap", params)
     import time
 
     t0 = time.time()

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from vae_explorer import checkpoints, heavy, projections, tutorial_import
+from vae_explorer import checkpoints, heavy, projection_jobs, projections, tutorial_import
 
 WAIT_S = 60  # only a bound on waiting for threads to get somewhere, never a timing assertion
 
@@ -154,7 +154,7 @@ def test_a_projection_job_is_queued_with_a_message_then_runs(full_gate, tmp_path
     gate, release = full_gate
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
     x = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
-    job = projections.start_job(x, "pca", "e" * 64, "proj-pca",
+    job = projection_jobs.start_job(x, "pca", "e" * 64, "proj-pca",
                                 projections.cache_params("pca", len(x), 0, "t"))
     try:
         _until(lambda: job.ahead == 1, "the job to queue")

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from vae_explorer import projections
+from vae_explorer import projection_jobs, projections
 
 
 @pytest.fixture()
@@ -34,7 +34,7 @@ def _wait(job, limit=120):
 def test_finished_job_removes_its_folder_and_keeps_its_result(tmp_root):
     x = np.random.default_rng(0).normal(size=(50, 5)).astype(np.float32)
     params = projections.cache_params("pca", len(x), 0, "t")
-    job = projections.start_job(x, "pca", "a" * 64, "proj-pca", params)
+    job = projection_jobs.start_job(x, "pca", "a" * 64, "proj-pca", params)
     assert _left(tmp_root), "the worker's folder exists while it runs"
     assert _wait(job)[0] == "done"
     assert _left(tmp_root) == []
@@ -42,7 +42,7 @@ def test_finished_job_removes_its_folder_and_keeps_its_result(tmp_root):
 
 
 def test_failed_job_removes_its_folder_and_reports_the_error(tmp_root):
-    job = projections.start_job(np.zeros((5, 3), np.float32), "nope", "b" * 64, "proj-nope", {})
+    job = projection_jobs.start_job(np.zeros((5, 3), np.float32), "nope", "b" * 64, "proj-nope", {})
     state, _, msg = _wait(job)
     assert state == "error" and "unknown projection" in msg
     assert _left(tmp_root) == []
@@ -50,15 +50,15 @@ def test_failed_job_removes_its_folder_and_reports_the_error(tmp_root):
 
 def test_exit_cleanup_stops_running_workers_and_removes_folders(tmp_root):
     x = np.zeros((20, 3), np.float32)
-    job = projections.start_job(x, "umap", "c" * 64, "proj-umap", {"n": 20})
+    job = projection_jobs.start_job(x, "umap", "c" * 64, "proj-umap", {"n": 20})
     assert job.poll()[0] == "running"
-    projections.cleanup_jobs()  # what atexit runs
+    projection_jobs.cleanup_jobs()  # what atexit runs
     assert job.proc.poll() is not None
     assert _left(tmp_root) == []
 
 
 def test_running_job_reports_seconds_in_its_stage(tmp_root):
-    job = projections.start_job(np.zeros((20, 3), np.float32), "umap", "d" * 64, "proj-umap", {})
+    job = projection_jobs.start_job(np.zeros((20, 3), np.float32), "umap", "d" * 64, "proj-umap", {})
     try:
         state, _, stage = job.poll()
         assert state == "running" and stage.endswith(" s") and "…" in stage
@@ -72,5 +72,5 @@ def test_stale_folders_of_dead_processes_are_removed(tmp_root):
     other = tmp_root / "unrelated"
     for d in (dead, mine, other):
         d.mkdir()
-    assert projections.remove_stale_workdirs() == 1
+    assert projection_jobs.remove_stale_workdirs() == 1
     assert not dead.exists() and mine.exists() and other.exists()

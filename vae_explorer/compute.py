@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from . import background, cache, cursor, projections, sample
+from . import background, cache, cursor, projection_jobs, projections, sample
 from .checkpoints import open_path
 from .images import chw_to_hwc
 
@@ -246,7 +246,7 @@ def slow_map(sha: str, data_key: str, method: str, mu: np.ndarray, init: np.ndar
         if state != "error":
             return None, job
     if job is None:
-        job = projections.start_job(mu, method, sha, what, params, init=init)
+        job = projection_jobs.start_job(mu, method, sha, what, params, init=init)
         jobs[key] = job
     return None, job
 
