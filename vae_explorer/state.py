@@ -288,8 +288,20 @@ def bind(key: str, clears: tuple[str, ...] = ()) -> dict:
     and a callback that writes changes back (and resets the settings in ``clears``). Use as
     st.slider(..., **state.bind("interp_t"))."""
     ss = st.session_state
-    ss["w_" + key] = ss.get(key, SETTINGS[key].default)
+    want = ss.get(key, SETTINGS[key].default)
+    # Written only when it differs: a value written through session state is sent to the page
+    # as "set this value", even when unchanged, and a run already under way when the user picks
+    # something would put its old value back in the page (then into the next rerun request).
+    if "w_" + key not in ss or not _same(ss["w_" + key], want):
+        ss["w_" + key] = want
     return {"key": "w_" + key, "on_change": _commit, "args": (key, clears)}
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except (TypeError, ValueError):  # e.g. arrays: compared element-wise, never "the same" here
+        return False
 
 
 # ---------------------------------------------------------------------------------------------

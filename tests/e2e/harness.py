@@ -142,11 +142,20 @@ def wait_for_app_run(page, timeout: float = 90_000) -> None:
 
 
 def wait_for_map(page, key: str = "latent_map", timeout: float = 120_000, ready: bool = True):
-    """Wait until the map with this key has drawn its points (and decoded its atlases)."""
-    sel = f'{MAP}[data-key="{key}"][data-points]'
-    if ready:
-        sel += '[data-ready="1"]'
-    page.wait_for_selector(sel, timeout=timeout, state="attached")
+    """Wait until the map with this key has drawn its points (and decoded its atlases), in an
+    element of the latest run: while a rerun is under way (a choice just made) the previous
+    run's map is still on the page, marked stale, and may hold other points."""
+    page.wait_for_function(
+        """([k, ready]) => {
+             const fresh = r => { for (let n = r; n; n = n.parentNode || n.host)
+                                    if (n.getAttribute && n.getAttribute('data-stale') === 'true')
+                                      return false;
+                                  return true; };
+             const m = window.__latentMaps && window.__latentMaps[k];
+             const r = m && m.instance && m.instance.root;
+             return !!r && r.isConnected && r.hasAttribute('data-points')
+                    && (!ready || r.getAttribute('data-ready') === '1') && fresh(r); }""",
+        arg=[key, ready], timeout=timeout)
     return page.locator(f'{MAP}[data-key="{key}"]')
 
 

@@ -38,7 +38,8 @@ def choose(page, label: str) -> None:
     box = page.get_by_test_id("stSelectbox").filter(has_text="Compare with")
     box.locator("input").click()
     page.get_by_role("option", name=label, exact=True).click()
-    wait_for_app_run(page, timeout=180_000)
+    wait_for_app_run(page, timeout=180_000)  # may return before the rerun starts: wait_for_map
+    # and the alerts below wait for what the new choice shows, not for the run
 
 
 # The maps live in shadow roots: read the attribute through the map's test hook.
@@ -94,7 +95,12 @@ def test_a_checkpoint_of_another_dataset_is_refused(page, server):
     open_compare(page, server)
     choose(page, "fashion-mnist-conv-z16.safetensors (another dataset or image shape)")
     alert = page.get_by_test_id("stAlert").filter(has_text="different datasets")
-    alert.wait_for()
+    try:
+        alert.wait_for()
+    except Exception as e:  # say what the page showed instead (a CI failure left no clue)
+        state = page.locator('[data-testid="stApp"]').get_attribute("data-test-script-state")
+        shown = page.get_by_test_id("stMain").inner_text()[:1500]
+        raise AssertionError(f"no refusal; script {state}; the page showed:\n{shown}") from e
     assert "(mnist and fashion-mnist)" in alert.inner_text()
     assert page.locator('.lm-root[data-key="cmp_b"]').count() == 0
 
