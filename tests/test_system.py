@@ -126,6 +126,10 @@ def test_the_latent_path_stays_fp32_inside_the_math_mode():
     for a, b in zip(ref, kept):
         assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
     assert (ref[0] - rounded[0]).abs().max() > 1e-3  # the mode really rounds plain matmuls
+    before = _mode()
+    for a, b in zip(ref, run(lambda xi: system.fp32_linear(layer, xi))):  # outside the mode
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert _mode() == before  # left as it was
 
 
 def test_the_mlp_trains_in_the_math_mode_and_evaluates_in_fp32(tmp_path, monkeypatch):
