@@ -12,7 +12,8 @@ The fast path keeps the whole uint8 data set on the training device, shuffles in
 seeded torch.Generator and converts each batch to float on the fly. Loss sums stay on the device;
 the host reads them every PROGRESS_EVERY steps (progress bar, NaN check) and once per epoch.
 Device, threads and precision come from vae_training.system; the loss and the KL are always
-computed in fp32, the weights and Adam's moments stay fp32 under bf16 autocast.
+computed in fp32, the weights and Adam's moments stay fp32 in bf16 runs (autocast, or for an MLP
+on the CPU oneDNN's bf16 math mode around the steps: system.bf16_kind).
 
     train(cfg) = setup_run(cfg) -> for each epoch: train_one_epoch, end_of_epoch -> final_eval
 """
