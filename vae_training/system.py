@@ -113,8 +113,8 @@ def bf16_kind(device: torch.device, precision: str, arch: str = "") -> str:
     """How a run in `precision` gets its bf16: "" (none: fp32), "matmul" (an MLP on the CPU:
     bf16_matmuls around its steps) or "autocast" (conv models, GPUs, unknown arch).
 
-    Per MLP 784-400-20 step (batch 128, 1 thread, loaded 2-core EPYC, alternated): autocast
-    ~6.2 ms CPU, the math mode ~4.9, fp32 ~6.3 (docs/benchmarks.md). Conv models stay on
+    Per MLP 784-400-20 step (batch 128, 1 thread, loaded 2-core EPYC, bench/mlp_step.py):
+    the math mode 4.12 ms CPU, autocast 4.75, fp32 5.78 (docs/benchmarks.md). Conv models stay on
     autocast: their convolutions gain from channels_last bf16 tensors, measured there."""
     if precision != "bf16":
         return ""
