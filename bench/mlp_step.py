@@ -76,7 +76,8 @@ def main() -> int:
     threads = system.set_threads(a.threads)
     train = load_dataset("mnist", a.data_root, "train", False)
     perm = torch.randperm(len(train.images), generator=torch.Generator().manual_seed(1))
-    batches = [train.images.index_select(0, perm[i:i + 128]) for i in range(0, 128 * 200, 128)]
+    nb = max(1, min(200, len(train.images) // 128))  # 200 distinct batches, cycled
+    batches = [train.images.index_select(0, perm[i:i + 128]) for i in range(0, 128 * nb, 128)]
     torch.manual_seed(1)
     init = VAE(ModelConfig(arch="mlp", image_shape=[1, 28, 28], hidden=[400],
                            latent_dim=20)).state_dict()
