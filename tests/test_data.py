@@ -139,3 +139,17 @@ def test_real_mnist_and_fashion(shared_datasets):
         ds = load_dataset(name, shared_datasets, "test", download=False)
         assert ds.images.shape == (10000, 1, 28, 28) and ds.label_names[0] == names0
         assert ds.labels.bincount().min() > 800
+
+
+def test_batch_iterator_yields_the_rows_of_the_seeded_permutation():
+    """The batches (index_select) are exactly images[perm] in order, with their own labels, so a
+    run's data order and --resume stay what they were with advanced indexing."""
+    g = torch.Generator().manual_seed(3)
+    imgs = torch.randint(0, 256, (50, 1, 4, 4), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (50,), generator=g)
+    perm = torch.randperm(50, generator=torch.Generator().manual_seed(5))
+    got = list(BatchIterator(imgs, labels, 16, torch.Generator().manual_seed(5)))
+    assert [len(x) for x, _ in got] == [16, 16, 16, 2]
+    assert torch.equal(torch.cat([x for x, _ in got]), imgs[perm])
+    assert torch.equal(torch.cat([y for _, y in got]), labels[perm])
+    assert all(x.dtype == torch.uint8 and x.is_contiguous() for x, _ in got)

@@ -70,6 +70,89 @@ def test_bf16_run_matches_fp32_and_is_recorded(tmp_path):
     assert ha.history[0]["train_loss"] != hb.history[0]["train_loss"]
 
 
+def test_bf16_kind_math_mode_for_the_cpu_mlp_autocast_elsewhere():
+    cuda = torch.device("cuda", 0)
+    assert system.bf16_kind(CPU, "bf16", "mlp") == "matmul"
+    assert system.bf16_kind(CPU, "bf16", "conv") == "autocast"  # channels_last bf16 convs
+    assert system.bf16_kind(cuda, "bf16", "mlp") == "autocast"
+    assert system.bf16_kind(CPU, "bf16") == "autocast"  # arch unknown: as before
+    assert system.bf16_kind(CPU, "fp32", "mlp") == system.bf16_kind(CPU, "fp32", "conv") == ""
+    # the math mode replaces autocast, never both
+    assert not torch.is_autocast_enabled("cpu")
+    with system.autocast(CPU, "bf16", "mlp"):
+        assert not torch.is_autocast_enabled("cpu")
+    with system.autocast(CPU, "bf16", "conv"):
+        assert torch.is_autocast_enabled("cpu")
+
+
+def _mode():
+    return torch.backends.mkldnn.matmul.fp32_precision
+
+
+def test_bf16_matmuls_sets_the_math_mode_and_restores_it_even_on_error():
+    before = _mode()
+    with system.bf16_matmuls():
+        assert _mode() == "bf16"
+        a, b = torch.randn(64, 300), torch.randn(300, 50)
+        # inputs rounded to bf16 inside the kernel, output fp32
+        out = a @ b
+        assert out.dtype == torch.float32
+        assert torch.allclose(out, a.bfloat16().float() @ b.bfloat16().float(), atol=1e-3)
+    assert _mode() == before
+    with pytest.raises(RuntimeError, match="boom"):
+        with system.bf16_matmuls():
+            raise RuntimeError("boom")
+    assert _mode() == before
+    with system.bf16_matmuls(enabled=False):
+        assert _mode() == before
+
+
+def test_the_latent_path_stays_fp32_inside_the_math_mode():
+    g = torch.Generator().manual_seed(0)
+    layer = torch.nn.Linear(300, 20)
+    x = torch.randn(64, 300, generator=g)
+
+    def run(fn):
+        layer.zero_grad(set_to_none=True)
+        xi = x.clone().requires_grad_()
+        out = fn(xi)
+        (out * torch.linspace(-1, 1, 20)).sum().backward()
+        return out.detach(), xi.grad, layer.weight.grad, layer.bias.grad
+
+    ref = run(layer)  # fp32, outside the mode
+    with system.bf16_matmuls():
+        kept = run(lambda xi: system.fp32_linear(layer, xi))
+        rounded = run(layer)
+    for a, b in zip(ref, kept):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert (ref[0] - rounded[0]).abs().max() > 1e-3  # the mode really rounds plain matmuls
+    before = _mode()
+    for a, b in zip(ref, run(lambda xi: system.fp32_linear(layer, xi))):  # outside the mode
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert _mode() == before  # left as it was
+
+
+def test_the_mlp_trains_in_the_math_mode_and_evaluates_in_fp32(tmp_path, monkeypatch):
+    """What each forward pass ran under: the training steps in bf16 math mode, the per-epoch
+    test pass and the final metrics in fp32, and the mode is back as it was afterwards."""
+    from vae_training import train as train_mod
+
+    seen = []
+    real = train_mod.VAE
+
+    def recording_vae(cfg):
+        m = real(cfg)
+        m.fc1.register_forward_pre_hook(lambda mod, a: seen.append((mod.training, _mode())))
+        return m
+
+    monkeypatch.setattr(train_mod, "VAE", recording_vae)
+    before = _mode()
+    train(tiny(tmp_path, epochs=2, precision="bf16", final_eval=True))
+    assert _mode() == before
+    assert {m for t, m in seen if t} == {"bf16"}
+    assert {m for t, m in seen if not t} == {before}  # test pass, metrics: fp32
+
+
 def _same_run(a, b):
     sa, sb = load_trainer_state(a / "trainer_state.pt"), load_trainer_state(b / "trainer_state.pt")
     assert sa["epoch"] == sb["epoch"]

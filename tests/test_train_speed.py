@@ -28,3 +28,17 @@ def test_ttq_prints_setup_train_and_test_seconds_for_both_sides(tmp_path):
                          text), text
         assert re.search(re.escape(side) + r"\s+wall s min/median/max:", text), text
     assert re.search(rf"ours / tutorial \(medians\): {NUM}; target <= 0.33", text), text
+
+
+def test_mlp_step_bench_prints_each_variant_and_the_data_path(tmp_path):
+    make_fake_mnist(tmp_path, n_train=256, n_test=128)
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "mlp_step.py"), "--threads", "1", "--rounds", "1",
+         "--steps", "2", "--data-root", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for variant in ("math mode", "autocast", "fp32"):
+        assert re.search(re.escape(variant) + rf"\s+{NUM} \[{NUM}-{NUM}\]\s+{NUM} \[", out.stdout), \
+            out.stdout
+    for part in ("x[idx]", "index_select", "index_select + to float"):
+        assert re.search(re.escape(part) + rf"\s+{NUM} \[", out.stdout), out.stdout

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import system
 from .config import ModelConfig
 
 
@@ -176,10 +177,13 @@ class VAE(nn.Module):
 
 
 # The latent path (mu / logvar heads, the noise added to them, the decoder's first layer) stays
-# fp32 under bf16 autocast: bf16 keeps ~3 significant digits, which is coarse next to a
-# posterior's standard deviation, and these layers are small. Measured on conv z=16 MNIST after
-# 2 epochs, same seed: fp32 112.4, bf16 everywhere 115.6, bf16 with this path in fp32 113.8.
+# fp32 under bf16 autocast and under oneDNN's bf16 math mode (vae_training.system): bf16 keeps
+# ~3 significant digits, which is coarse next to a posterior's standard deviation, and these
+# layers are small. Measured on conv z=16 MNIST after 2 epochs, same seed: fp32 112.4, bf16
+# everywhere 115.6, bf16 with this path in fp32 113.8; the MLP under the math mode: system.py.
 def _fp32(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if system.bf16_matmuls_on():
+        return system.fp32_linear(layer, x)
     if not torch.is_autocast_enabled(x.device.type):
         return layer(x)
     with torch.autocast(x.device.type, enabled=False):

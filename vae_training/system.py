@@ -2,8 +2,12 @@
 explorer (no other module picks a device or a thread count on its own).
 
 Precision
-    "bf16" runs the forward matmuls / convolutions under bf16 autocast with fp32 master weights;
-    the loss, the KL and the optimizer stay in fp32. "auto" picks bf16 where the hardware does
+    "bf16" runs the matmuls / convolutions in bf16 with fp32 master weights; the loss, the KL
+    and the optimizer stay in fp32. Two ways (bf16_kind): conv models and GPUs use bf16 autocast;
+    an MLP on the CPU keeps every tensor fp32 and sets oneDNN's bf16 math mode for fp32 matmuls
+    (bf16_matmuls), which rounds each matmul's inputs to bf16 inside the kernel and accumulates
+    and returns fp32: no cast ops at all (autocast casts each weight, activation and gradient, 47
+    copies per MLP 784-400-20 step, 20% of its time). "auto" picks bf16 where the hardware does
     bf16 arithmetic natively: a CUDA GPU that reports bf16 support, or a CPU with AVX512-BF16 or
     AMX-BF16 (oneDNN then runs bf16 matmuls at ~674-830 GFLOP/s on 2 EPYC cores, against ~155 in
     fp32). Elsewhere bf16 would be emulated, slower than fp32, so "auto" means fp32 there.
@@ -91,9 +95,104 @@ def resolve_precision(name: str, device: torch.device) -> str:
     return name
 
 
-def autocast(device: torch.device, precision: str):
-    """The forward pass's autocast context: bf16 matmuls/convs, fp32 elsewhere."""
+_NO_SWITCH = object()
+_switch = _NO_SWITCH
+
+
+def _mkldnn_matmul():
+    """torch's switch for oneDNN's fp32-matmul math mode (None where this torch has none);
+    looked up once: the latent path asks for it every step."""
+    global _switch
+    if _switch is _NO_SWITCH:
+        ok = torch.backends.mkldnn.is_available()
+        _switch = getattr(torch.backends.mkldnn, "matmul", None) if ok else None
+    return _switch
+
+
+def bf16_kind(device: torch.device, precision: str, arch: str = "") -> str:
+    """How a run in `precision` gets its bf16: "" (none: fp32), "matmul" (an MLP on the CPU:
+    bf16_matmuls around its steps) or "autocast" (conv models, GPUs, unknown arch).
+
+    Per MLP 784-400-20 step (batch 128, 1 thread, loaded 2-core EPYC, bench/mlp_step.py):
+    the math mode 4.12 ms CPU, autocast 4.75, fp32 5.78 (docs/benchmarks.md). Conv models stay on
+    autocast: their convolutions gain from channels_last bf16 tensors, measured there."""
     if precision != "bf16":
+        return ""
+    if device.type == "cpu" and arch == "mlp" and _mkldnn_matmul() is not None:
+        return "matmul"
+    return "autocast"
+
+
+@contextlib.contextmanager
+def _matmul_mode(value: str, enabled: bool = True):
+    m = _mkldnn_matmul() if enabled else None
+    if m is None:
+        yield
+        return
+    old = m.fp32_precision
+    m.fp32_precision = value
+    try:
+        yield
+    finally:
+        m.fp32_precision = old
+
+
+def bf16_matmuls(enabled: bool = True):
+    """oneDNN's bf16 math mode for fp32 matmuls (CPU) while inside, forward and backward alike;
+    the previous mode comes back on exit, so the test pass and evaluation stay fp32. The mode
+    is process-wide: the trainer enters it around an epoch's steps only."""
+    return _matmul_mode("bf16", enabled)
+
+
+def bf16_matmuls_on() -> bool:
+    m = _mkldnn_matmul()
+    return m is not None and m.fp32_precision == "bf16"
+
+
+class _IeeeLinear(torch.autograd.Function):
+    """F.linear with its forward and backward matmuls in full fp32 while the math mode is on."""
+
+    # the mode is switched inline, not through _matmul_mode: this runs 6 times a step
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        m = _mkldnn_matmul()
+        old, m.fp32_precision = m.fp32_precision, "ieee"
+        try:
+            return torch.nn.functional.linear(x, weight, bias)
+        finally:
+            m.fp32_precision = old
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        g2 = g.reshape(-1, g.shape[-1])
+        m = _mkldnn_matmul()
+        old, m.fp32_precision = m.fp32_precision, "ieee"
+        try:
+            gx = g @ weight if ctx.needs_input_grad[0] else None
+            gw = g2.t() @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
+        finally:
+            m.fp32_precision = old
+        gb = g2.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return gx, gw, gb
+
+
+def fp32_linear(layer: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """layer(x) in full fp32 even inside bf16_matmuls (the model's latent path, model._fp32).
+    MLP 784-400-20, 2 epochs, test -ELBO minus fp32's, seeds 1 / 2: the math mode everywhere
+    -0.19 / +0.36 nats, with this path in fp32 -0.12 / +0.11 (autocast: -0.09 / -0.04)."""
+    if _mkldnn_matmul() is None:
+        return layer(x.float())
+    return _IeeeLinear.apply(x.float(), layer.weight, layer.bias)
+
+
+def autocast(device: torch.device, precision: str, arch: str = ""):
+    """The forward pass's autocast context: bf16 matmuls/convs, fp32 elsewhere; none for fp32
+    and where bf16_kind says "matmul" (the math mode does it without casts)."""
+    if bf16_kind(device, precision, arch) != "autocast":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
 

@@ -12,7 +12,8 @@ The fast path keeps the whole uint8 data set on the training device, shuffles in
 seeded torch.Generator and converts each batch to float on the fly. Loss sums stay on the device;
 the host reads them every PROGRESS_EVERY steps (progress bar, NaN check) and once per epoch.
 Device, threads and precision come from vae_training.system; the loss and the KL are always
-computed in fp32, the weights and Adam's moments stay fp32 under bf16 autocast.
+computed in fp32, the weights and Adam's moments stay fp32 in bf16 runs (autocast, or for an MLP
+on the CPU oneDNN's bf16 math mode around the steps: system.bf16_kind).
 
     train(cfg) = setup_run(cfg) -> for each epoch: train_one_epoch, end_of_epoch -> final_eval
 """
@@ -224,20 +225,39 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[list[float], float]:
 
     The step queues its work without waiting for it: loss sums accumulate on the device and the
     host reads them every PROGRESS_EVERY steps and once at the end."""
-    cfg, device, steps = run.cfg, run.device, len(run.batches)
-    cond = run.mc.num_classes > 0
+    cfg, device = run.cfg, run.device
     run.step_model.train()
     acc = torch.zeros(3, device=device)
-    seen = 0
-    beta_t = cfg.beta
     bar = _progress_bar(run, epoch)
+    # an MLP on the CPU gets its bf16 from oneDNN's math mode, on for the steps only (forward
+    # and backward): end_of_epoch's test pass runs in fp32 (vae_training.system.bf16_kind)
+    matmul_mode = system.bf16_kind(device, cfg.precision, run.mc.arch) == "matmul"
+    with system.bf16_matmuls(matmul_mode):
+        seen, beta_t = _steps(run, epoch, acc, bar)
+    bar.close()
+    if run.world > 1:
+        tot = torch.cat([acc, torch.tensor([float(seen)], device=device)])
+        dist.all_reduce(tot)
+        acc, seen = tot[:3], int(tot[3].item())
+    means = (acc / max(1, seen)).tolist()
+    if not all(math.isfinite(v) for v in means):
+        raise TrainingDiverged(_diverged_msg(epoch, len(run.batches), run.ckpt_path))
+    return means, beta_t
+
+
+def _steps(run: Run, epoch: int, acc: torch.Tensor, bar) -> tuple[int, float]:
+    """The epoch's optimisation steps; loss sums (x batch size) into acc. Returns (images seen,
+    last beta)."""
+    cfg, device, steps = run.cfg, run.device, len(run.batches)
+    cond = run.mc.num_classes > 0
+    seen, beta_t = 0, cfg.beta
     for step, (xb, yb) in enumerate(run.batches):
         x = to_data_space(xb.to(device, non_blocking=True), cfg.preprocess)
         if cfg.binarize == "dynamic":
             x = dynamic_binarize(x)
         y = yb.to(device, non_blocking=True) if cond else None
         beta_t = objective.kl_weight(cfg.beta, cfg.warmup_epochs, epoch - 1 + step / steps)
-        with system.autocast(device, cfg.precision):  # bf16 matmuls; the loss is fp32
+        with system.autocast(device, cfg.precision, run.mc.arch):  # bf16; the loss is fp32
             r = objective.negative_elbo(run.step_model, x, y, beta=beta_t,
                                         free_bits=cfg.free_bits, likelihood=run.mc.likelihood)
             loss = r["loss"]
@@ -256,15 +276,7 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[list[float], float]:
                 bar.close()
                 raise TrainingDiverged(_diverged_msg(epoch, step + 1, run.ckpt_path))
             bar.set_postfix(loss=f"{cur[0]:.2f}", recon=f"{cur[1]:.2f}", kl=f"{cur[2]:.2f}")
-    bar.close()
-    if run.world > 1:
-        tot = torch.cat([acc, torch.tensor([float(seen)], device=device)])
-        dist.all_reduce(tot)
-        acc, seen = tot[:3], int(tot[3].item())
-    means = (acc / max(1, seen)).tolist()
-    if not all(math.isfinite(v) for v in means):
-        raise TrainingDiverged(_diverged_msg(epoch, steps, run.ckpt_path))
-    return means, beta_t
+    return seen, beta_t
 
 
 def _neighbour_term(run: Run, n: int) -> torch.Tensor:
@@ -273,10 +285,10 @@ def _neighbour_term(run: Run, n: int) -> torch.Tensor:
     head, tail = run.edges.sample(n)
     images = run.batches.images  # uint8, already on the device
     idx = torch.cat([head, tail]).to(images.device)
-    x = to_data_space(images[idx], run.cfg.preprocess)
+    x = to_data_space(images.index_select(0, idx), run.cfg.preprocess)  # see BatchIterator
     if run.cfg.binarize == "dynamic":
         x = dynamic_binarize(x)  # the encoder sees what the ELBO's batches show it
-    y = run.batches.labels[idx] if run.mc.num_classes > 0 else None
+    y = run.batches.labels.index_select(0, idx) if run.mc.num_classes > 0 else None
     mu = objective.unwrap(run.step_model).encode(x, y)[0]
     a, b = run.umap_ab
     s = run.cfg.neighbour_scale
