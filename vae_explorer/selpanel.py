@@ -16,7 +16,8 @@ PER_PAGE = 48
 def search_box(c: state.Ctx, container=None) -> dict | None:
     """A text box that finds points by label name or index; returns draw()'s ``found``."""
     ss = st.session_state
-    q = (container or st).text_input("Find points", key="map_search", placeholder="label or #index",
+    q = (container or st).text_input("Find points", key=state.hold("map_search", ""),
+                                     placeholder="label or #index",
                                      help="A label name (e.g. 'circle'), or a point's index: "
                                           "'#123' (or '123' when no label is called that).")
     idx, what = selection.search(q, c.labels, list(c.label_names), len(c.enc["mu"]))
@@ -33,7 +34,7 @@ def neighbour_controls(container=None) -> int:
     a.segmented_control("Neighbours by", ["euclidean", "cosine"], **state.bind("nn_metric"),
                           format_func=str.capitalize,
                           help="Distance between full latent codes (not positions on the map).")
-    return int(b.number_input("k", 1, 50, 10, key="nn_k",
+    return int(b.number_input("k", 1, 50, key=state.hold("nn_k", 10),
                               help="How many neighbours a clicked point shows"))
 
 

@@ -292,6 +292,18 @@ def bind(key: str, clears: tuple[str, ...] = ()) -> dict:
     return {"key": "w_" + key, "on_change": _commit, "args": (key, clears)}
 
 
+def hold(key: str, default: Any) -> str:
+    """For a widget inside a popover, whose body Streamlit mounts only when it is opened: set
+    its keyed value from the session before it is drawn, on every run. Streamlit then sends the
+    value with the widget, and the frontend shows it when the popover opens; otherwise a widget
+    mounted after a later run shows, and sends back, its default (the sample size fell from
+    5,000 to 1,000 points on opening the data popover). Draw the widget with ``key=`` and no
+    default of its own. Returns the key."""
+    ss = st.session_state
+    ss[key] = ss.get(key, default)
+    return key
+
+
 # ---------------------------------------------------------------------------------------------
 # what the pages share
 
