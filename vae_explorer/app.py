@@ -229,8 +229,9 @@ def data_sidebar(ck) -> state.Ctx:
     box = sb.popover(f"Data: {plaintext.md(dc.dataset)} {split}, {ss['data_n']:,} points",
                      icon=":material/dataset:", width="stretch")
     root = box.text_input("Data root", key=state.hold("data_root", root),
-                          help="Folder with the datasets in torchvision layout (ROOT/MNIST/raw/…). "
-                               "Default: $VAE_DATA_ROOT. The built-in 'shapes' needs none.")
+                          help="Folder with the datasets in torchvision layout "
+                               "(ROOT/MNIST/raw/…). Default: $VAE_DATA_ROOT. The built-in "
+                               "'shapes' needs none.")
     most = sample.split_size(dc.dataset, "train+test")
     box.toggle(f"Train + test (up to {most:,})" if most else "Train + test",
                key=state.hold("data_both", both))

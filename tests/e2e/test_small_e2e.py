@@ -102,7 +102,8 @@ def test_umap_progress_keeps_the_map_still_and_ticks(browser, tmp_path):
         wait_for_app_run(page)
         wait_for_map(page, ready=False)
         open_popover(page, "Data:")  # the sidebar's data settings
-        thumb = page.locator('[data-testid="stPopoverBody"] [data-testid="stSlider"] input[type="range"]')
+        thumb = page.get_by_test_id("stPopoverBody").locator(
+            '[data-testid="stSlider"] input[type="range"]')
         thumb.first.focus()
         page.keyboard.press("Home")  # "Points on the map": 1,000
         page.wait_for_selector('.lm-root[data-key="latent_map"][data-points="1000"]',
