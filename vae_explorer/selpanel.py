@@ -30,7 +30,8 @@ def search_box(c: state.Ctx, container=None) -> dict | None:
 
 
 def neighbour_controls(container=None) -> int:
-    a, b = (container or st).columns([2, 1])
+    # One above the other: side by side in the map page's popover, "Cosine" was clipped.
+    a = b = container or st
     a.segmented_control("Neighbours by", ["euclidean", "cosine"], **state.bind("nn_metric"),
                           format_func=str.capitalize,
                           help="Distance between full latent codes (not positions on the map).")
