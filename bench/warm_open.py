@@ -15,7 +15,9 @@ starts, so browser set-up is not counted), the same Chromium. The app's disk cac
 one unmeasured open first (a temporary $VAE_EXPLORER_CACHE; the shipped cache is read as usual),
 kept open until the server is idle (its background jobs done and their files written: stopped
 earlier, the measured rounds computed the rest); it prints what the cache then holds.
-Prints every run, median, min-max, the ratio of medians and `uptime` before and after.
+Prints every run, median, min-max, the ratio of medians and `uptime` before and after, and the
+CPU seconds the browser's processes used from navigation to the end of each run ("brw cpu"):
+on a loaded machine wall times cannot tell 0.1-0.3 s apart, CPU seconds still can.
 """
 from __future__ import annotations
 
@@ -85,6 +87,48 @@ def group_cpu_s(pgid: int) -> float:
     return total
 
 
+def _proc_table() -> dict[int, tuple[int, float, str]]:
+    """pid -> (parent pid, CPU seconds, command line) of every live process."""
+    out = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (d / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        out[int(d.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12]))
+                            / os.sysconf("SC_CLK_TCK"), cmd)
+    return out
+
+
+def chromium_pid() -> int | None:
+    """The pid of the Chromium this process launched (Playwright: this process -> its node
+    driver -> chromium --remote-debugging-pipe), None if not found."""
+    procs, me = _proc_table(), os.getpid()
+    for pid, (ppid, _, cmd) in procs.items():
+        if "--remote-debugging-pipe" in cmd and procs.get(ppid, (0,))[0] == me:
+            return pid
+    return None
+
+
+def tree_cpu_s(root: int | None) -> float:
+    """CPU seconds of a process and its live descendants: for Chromium, the browser, GPU and
+    renderer processes. Unlike wall time it hardly moves with other load on the machine (what
+    the browser does, not how long it waited for a core)."""
+    if root is None:
+        return float("nan")
+    procs = _proc_table()
+    kids: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in procs.items():
+        kids.setdefault(ppid, []).append(pid)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += procs.get(pid, (0, 0.0))[1]
+        todo += kids.get(pid, [])
+    return total
+
+
 def cache_files(cache: Path) -> dict[str, int]:
     return {p.name: p.stat().st_size for p in cache.glob("*.npz")}
 
@@ -123,24 +167,25 @@ def cache_summary(cache: Path) -> str:
         or "nothing"
 
 
-def floor_run(browser, script: Path, cache: Path) -> dict:
+def floor_run(browser, script: Path, cache: Path, chromium: int | None = None) -> dict:
     ctx = browser.new_context(viewport=VIEWPORT)
     page = ctx.new_page()
     srv = BareServer(cache, script=script)
     try:
         srv.start()
         healthy = time.perf_counter() - srv.started_at
+        b0 = tree_cpu_s(chromium)
         page.goto(srv.url)
         page.get_by_text("hi", exact=True).first.wait_for(timeout=120_000)
         return {"total": time.perf_counter() - srv.started_at, "healthy": healthy,
-                "cpu": cpu_s(srv.proc.pid)}
+                "cpu": cpu_s(srv.proc.pid), "browser_cpu": tree_cpu_s(chromium) - b0}
     finally:
         ctx.close()
         srv.stop()
 
 
 def app_run(browser, cache: Path, log: Path | None = None, root: Path = REPO,
-            settle: bool = False) -> dict:
+            settle: bool = False, chromium: int | None = None) -> dict:
     """Process start -> points drawn -> a hover image shown, with the times in between.
     settle: then wait until the server is idle (the warm-up open: what a measured open would
     otherwise compute is in the cache before the rounds), "idle" its seconds after the hover."""
@@ -152,6 +197,7 @@ def app_run(browser, cache: Path, log: Path | None = None, root: Path = REPO,
         srv.start()
         t0 = srv.started_at
         out = {"healthy": time.perf_counter() - t0}
+        b0 = tree_cpu_s(chromium)
         page.goto(srv.url)
         harness.wait_for_map(page, ready=False, timeout=180_000)
         out["points"] = time.perf_counter() - t0
@@ -167,6 +213,7 @@ def app_run(browser, cache: Path, log: Path | None = None, root: Path = REPO,
                       return false; }""", arg="latent_map", timeout=60_000, polling=20)
         out["total"] = time.perf_counter() - t0
         out["cpu"] = cpu_s(srv.proc.pid)
+        out["browser_cpu"] = tree_cpu_s(chromium) - b0
         out["n"] = harness.map_stats(page)["totalPoints"]
         out["browser"] = page.evaluate(
             """() => { const n = performance.getEntriesByType('navigation')[0] || {};
@@ -208,6 +255,7 @@ def main() -> None:
           f"{os.cpu_count()} cores; checkpoint {harness.DEFAULT_CKPT.name}")
     print(f"  before: {uptime()}")
     floors, apps, loads, cpus = [], [], [], {"floor": [], "app": []}
+    bcpus: dict[str, list[float]] = {"floor": [], "app": [], "other": []}
     others: list[float] = []
     other_cpus: list[float] = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
@@ -217,6 +265,7 @@ def main() -> None:
         cache = tmp / "cache"
         cache.mkdir()
         browser = harness.launch_browser(p)
+        chromium = chromium_pid()
         try:
             w = app_run(browser, cache, settle=True)
             print(f"  warm-up open (fills the cache): {w['total']:.2f} s, {w['n']:,} points; "
@@ -230,45 +279,54 @@ def main() -> None:
                       f"{o['idle']:.1f} s later")
                 print(f"    cache: {cache_summary(other_cache)}")
             print(f"\n  {'round':>5}  {'run':<6} {'total s':>8} {'healthy':>8} {'points':>7} "
-                  f"{'atlases':>8} {'srv cpu':>8} {'load1':>6}")
+                  f"{'atlases':>8} {'srv cpu':>8} {'brw cpu':>8} {'load1':>6}")
             for r in range(1, args.rounds + 1):
-                f = floor_run(browser, script, tmp / "floor-cache")
+                f = floor_run(browser, script, tmp / "floor-cache", chromium)
                 floors.append(f["total"])
                 loads.append(load1())
                 cpus["floor"].append(f["cpu"])
+                bcpus["floor"].append(f["browser_cpu"])
                 print(f"  {r:>5}  {'floor':<6} {f['total']:>8.2f} {f['healthy']:>8.2f} "
-                      f"{'':>7} {'':>8} {f['cpu']:>8.2f} {loads[-1]:>6.2f}")
+                      f"{'':>7} {'':>8} {f['cpu']:>8.2f} {f['browser_cpu']:>8.2f} "
+                      f"{loads[-1]:>6.2f}")
                 last = r == args.rounds
-                a = app_run(browser, cache, args.log if last else None)
+                a = app_run(browser, cache, args.log if last else None, chromium=chromium)
                 apps.append(a["total"])
                 loads.append(load1())
                 cpus["app"].append(a["cpu"])
+                bcpus["app"].append(a["browser_cpu"])
                 print(f"  {r:>5}  {'app':<6} {a['total']:>8.2f} {a['healthy']:>8.2f} "
-                      f"{a['points']:>7.2f} {a['atlases']:>8.2f} {a['cpu']:>8.2f} {loads[-1]:>6.2f}")
+                      f"{a['points']:>7.2f} {a['atlases']:>8.2f} {a['cpu']:>8.2f} "
+                      f"{a['browser_cpu']:>8.2f} {loads[-1]:>6.2f}")
                 if args.compare_with:
-                    o = app_run(browser, other_cache, root=args.compare_with.resolve())
+                    o = app_run(browser, other_cache, root=args.compare_with.resolve(),
+                                chromium=chromium)
                     others.append(o["total"])
                     other_cpus.append(o["cpu"])
+                    bcpus["other"].append(o["browser_cpu"])
                     loads.append(load1())
                     print(f"  {r:>5}  {'other':<6} {o['total']:>8.2f} {o['healthy']:>8.2f} "
                           f"{o['points']:>7.2f} {o['atlases']:>8.2f} {o['cpu']:>8.2f} "
-                          f"{loads[-1]:>6.2f}")
+                          f"{o['browser_cpu']:>8.2f} {loads[-1]:>6.2f}")
         finally:
             browser.close()
     fm, am = statistics.median(floors), statistics.median(apps)
     print(f"\n  after: {uptime()}")
     fc, ac = statistics.median(cpus["floor"]), statistics.median(cpus["app"])
-    print("\n  | run | process start -> | median | min-max | n | server CPU (median) |")
-    print("  |---|---|---|---|---|---|")
+    bc = {k: f"{statistics.median(v):.2f} s ({min(v):.2f}-{max(v):.2f})" if v else "-"
+          for k, v in bcpus.items()}
+    print("\n  | run | process start -> | median | min-max | n | server CPU (median) | "
+          "browser CPU, navigation ->, median (min-max) |")
+    print("  |---|---|---|---|---|---|---|")
     print(f"  | one-line app | 'hi' visible | {fm:.2f} s | {min(floors):.2f}-{max(floors):.2f} s "
-          f"| {len(floors)} | {fc:.2f} s |")
+          f"| {len(floors)} | {fc:.2f} s | {bc['floor']} |")
     print(f"  | explorer, warm | points drawn + hover image | {am:.2f} s | "
-          f"{min(apps):.2f}-{max(apps):.2f} s | {len(apps)} | {ac:.2f} s |")
+          f"{min(apps):.2f}-{max(apps):.2f} s | {len(apps)} | {ac:.2f} s | {bc['app']} |")
     if others:
         om = statistics.median(others)
         print(f"  | explorer, warm, {args.compare_with} | points drawn + hover image | {om:.2f} s | "
               f"{min(others):.2f}-{max(others):.2f} s | {len(others)} | "
-              f"{statistics.median(other_cpus):.2f} s |")
+              f"{statistics.median(other_cpus):.2f} s | {bc['other']} |")
         print(f"\n  other checkout: {om / fm:.2f}x the floor")
     print(f"\n  ratio of medians: {am / fm:.2f}x the floor ({am - fm:+.2f} s); target <= 1.3x; "
           f"1-min load during the runs {min(loads):.1f}-{max(loads):.1f} "

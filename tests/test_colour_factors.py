@@ -145,3 +145,17 @@ def test_best_dimensions_name_each_factors_dimension_strongest_first():
     lines = best_dimensions(s)
     assert [ln.split(":")[0] for ln in lines] == ["b", "a"]
     assert lines[0].startswith("b: z1 (1.00, gap 0.9") and lines[1].startswith("a: z2 (0.4")
+
+
+def test_the_map_pages_popover_says_what_it_holds_and_what_of_it_is_in_use():
+    """Its body is mounted only when opened: the label names a factor colouring the map and a
+    search, as plain text (a search is the user's text, its label renders Markdown)."""
+    from vae_explorer import mapview
+    assert mapview.more_label([], 2) == "Find, neighbours"
+    assert mapview.more_label(["hue", "scale"], 16) == "Find, neighbours, factors, empty space"
+    assert mapview.more_label(["hue"], 2, factor="hue") == "colour: hue"
+    assert mapview.more_label(["hue"], 2, factor="nope") == "Find, neighbours, factors"
+    assert mapview.more_label([], 2, search="  ") == "Find, neighbours"
+    got = mapview.more_label(["hue"], 2, factor="hue", search="![x](http://h/x.png) and more")
+    assert got.startswith("colour: hue · find: ") and "](" not in got and "\\!\\[x\\]" in got
+    assert got.endswith("…") and len(got) < 60

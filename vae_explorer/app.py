@@ -211,21 +211,31 @@ def checkpoint_sidebar() -> None:
 
 def data_sidebar(ck) -> state.Ctx:
     sb = st.sidebar
-    sb.header("Data")
     dc = ck.data
-    root = sb.text_input("Data root", value=_data_root_default(), key="data_root",
-                         help="Folder with the datasets in torchvision layout (ROOT/MNIST/raw/…). "
-                              "Default: $VAE_DATA_ROOT. The built-in 'shapes' needs none.")
-    most = sample.split_size(dc.dataset, "train+test")
-    both = sb.toggle(f"Train + test (up to {most:,})" if most else "Train + test", value=False,
-                     key="data_both")
+    # The data settings sit in a popover: Streamlit mounts a closed popover's body only when it
+    # is opened (an expander's always), so a first open draws, and fetches the code of, three
+    # widgets fewer (docs/benchmarks.md "Warm open"). Its widgets still run on every script run,
+    # so their values stay. Their values are known before they are drawn (a widget's state is
+    # updated before the run), so the popover's label can say what the map shows.
+    root = ss["data_root"] if "data_root" in ss else _data_root_default()
+    both = bool(ss.get("data_both", False))
     split = "train+test" if both else "test"
     known = ss.setdefault("_split_sizes", {})  # what loading told us about unlisted datasets
     available = sample.split_size(dc.dataset, split) or known.get((dc.dataset, root, split))
     sizes = sample.size_options(SAMPLE_SIZES if both else SAMPLE_SIZES[:4], available)
     if ss.get("data_n") not in sizes:  # set here, no default below: one owner of the value
         ss["data_n"] = sample.default_size(sizes)
-    n = sb.select_slider("Points on the map", sizes, key="data_n")
+    # (a label renders Markdown: the dataset's name comes from the checkpoint)
+    box = sb.popover(f"Data: {plaintext.md(dc.dataset)} {split}, {ss['data_n']:,} points",
+                     icon=":material/dataset:", width="stretch")
+    root = box.text_input("Data root", key=state.hold("data_root", root),
+                          help="Folder with the datasets in torchvision layout "
+                               "(ROOT/MNIST/raw/…). Default: $VAE_DATA_ROOT. The built-in "
+                               "'shapes' needs none.")
+    most = sample.split_size(dc.dataset, "train+test")
+    box.toggle(f"Train + test (up to {most:,})" if most else "Train + test",
+               key=state.hold("data_both", both))
+    n = box.select_slider("Points on the map", sizes, key=state.hold("data_n", ss["data_n"]))
     label_names = checkpoints.label_names(ck)
     c = state.Ctx(ck=ck, source=ss.get("active_label", ""), label_names=label_names)
     try:

@@ -176,6 +176,21 @@ def colouring(c: state.Ctx, colour: str, factor: str) -> str:
     return f"f:{factor}" if factor and factor in c.factor_names else colour
 
 
+def more_label(factor_names: list[str], d: int, factor: str = "", search: str = "") -> str:
+    """The label of the map page's popover for its less used controls: what is in it, and what
+    of it is in use while it is closed (a factor colouring the map, a search). Labels render
+    Markdown: the search is the user's text, escaped."""
+    inside = ["find", "neighbours"] + (["factors"] if factor_names else []) \
+        + (["empty space"] if d > 2 else [])
+    used = []
+    if factor and factor in factor_names:
+        used.append(f"colour: {factor}")
+    if search and search.strip():
+        q = search.strip()
+        used.append(f"find: {plaintext.md(q if len(q) <= 16 else q[:15] + '…')}")
+    return " · ".join(used) if used else ", ".join(inside).capitalize()
+
+
 # The generators' hue is a colour's hue in turns (0 and 1 are the same red): drawn on a hue wheel,
 # each point in its own shape's colour, not on viridis, where 0 and 1 would be the two extremes.
 CYCLIC = {"f:hue": "hue"}

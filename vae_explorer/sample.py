@@ -28,7 +28,7 @@ def _code(s: str) -> str:
 def missing_sentence(e, root: str) -> str:
     """One sentence for a teacher from a vae_training.data.DatasetUnavailable: no exception names,
     no command-line flags."""
-    where = "pick a data root that has them (Data root, in the sidebar)"
+    where = "pick a data root that has them (Data root, under Data in the sidebar)"
     if getattr(e, "files", ()) and getattr(e, "what", ""):
         files = [_code(f) for f in e.files]
         listed = ", ".join(files[:-1]) + " and " + files[-1] if len(files) > 1 else files[0]

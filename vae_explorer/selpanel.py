@@ -16,7 +16,8 @@ PER_PAGE = 48
 def search_box(c: state.Ctx, container=None) -> dict | None:
     """A text box that finds points by label name or index; returns draw()'s ``found``."""
     ss = st.session_state
-    q = (container or st).text_input("Find points", key="map_search", placeholder="label or #index",
+    q = (container or st).text_input("Find points", key=state.hold("map_search", ""),
+                                     placeholder="label or #index",
                                      help="A label name (e.g. 'circle'), or a point's index: "
                                           "'#123' (or '123' when no label is called that).")
     idx, what = selection.search(q, c.labels, list(c.label_names), len(c.enc["mu"]))
@@ -29,11 +30,12 @@ def search_box(c: state.Ctx, container=None) -> dict | None:
 
 
 def neighbour_controls(container=None) -> int:
-    a, b = (container or st).columns([2, 1])
-    a.segmented_control("Neighbours by", ["euclidean", "cosine"], **state.bind("nn_metric"),
-                          format_func=str.capitalize,
+    # One above the other: side by side in the map page's popover, "Cosine" was clipped.
+    a = b = container or st
+    a.segmented_control("Neighbours by", ["euclidean", "cosine"],
+                        **state.bind("nn_metric", in_popover=True), format_func=str.capitalize,
                           help="Distance between full latent codes (not positions on the map).")
-    return int(b.number_input("k", 1, 50, 10, key="nn_k",
+    return int(b.number_input("k", 1, 50, key=state.hold("nn_k", 10),
                               help="How many neighbours a clicked point shows"))
 
 

@@ -283,16 +283,17 @@ def _commit(key: str, clears: tuple[str, ...] = ()) -> None:
         st.session_state[other] = SETTINGS[other].default
 
 
-def bind(key: str, clears: tuple[str, ...] = ()) -> dict:
+def bind(key: str, clears: tuple[str, ...] = (), in_popover: bool = False) -> dict:
     """Widget kwargs for a registered setting: its own widget key, set from the canonical value,
     and a callback that writes changes back (and resets the settings in ``clears``). Use as
-    st.slider(..., **state.bind("interp_t"))."""
+    st.slider(..., **state.bind("interp_t")); in_popover=True for a widget in a popover (hold)."""
     ss = st.session_state
     want = ss.get(key, SETTINGS[key].default)
     # Written only when it differs: a value written through session state is sent to the page
     # as "set this value", even when unchanged, and a run already under way when the user picks
     # something would put its old value back in the page (then into the next rerun request).
-    if "w_" + key not in ss or not _same(ss["w_" + key], want):
+    # A popover's widget is the exception: it needs the value with every run (see hold).
+    if in_popover or "w_" + key not in ss or not _same(ss["w_" + key], want):
         ss["w_" + key] = want
     return {"key": "w_" + key, "on_change": _commit, "args": (key, clears)}
 
@@ -302,6 +303,18 @@ def _same(a: Any, b: Any) -> bool:
         return type(a) is type(b) and bool(a == b)
     except (TypeError, ValueError):  # e.g. arrays: compared element-wise, never "the same" here
         return False
+
+
+def hold(key: str, default: Any) -> str:
+    """For a widget inside a popover, whose body Streamlit mounts only when it is opened: set
+    its keyed value from the session before it is drawn, on every run. Streamlit then sends the
+    value with the widget, and the frontend shows it when the popover opens; otherwise a widget
+    mounted after a later run shows, and sends back, its default (the sample size fell from
+    5,000 to 1,000 points on opening the data popover). Draw the widget with ``key=`` and no
+    default of its own. Returns the key."""
+    ss = st.session_state
+    ss[key] = ss.get(key, default)
+    return key
 
 
 # ---------------------------------------------------------------------------------------------

@@ -141,6 +141,15 @@ def wait_for_app_run(page, timeout: float = 90_000) -> None:
         timeout=timeout)
 
 
+def open_popover(page, label_part: str):
+    """Open the popover whose button's label contains label_part: Streamlit mounts its body only
+    then (the map page's "Find, neighbours…", the sidebar's "Data: …"). Returns the body."""
+    page.get_by_test_id("stPopoverButton").filter(has_text=label_part).click()
+    body = page.get_by_test_id("stPopoverBody")
+    body.wait_for()
+    return body
+
+
 def wait_for_map(page, key: str = "latent_map", timeout: float = 120_000, ready: bool = True):
     """Wait until the map with this key has drawn its points (and decoded its atlases), in an
     element of the latest run: while a rerun is under way (a choice just made) the previous

@@ -3,7 +3,7 @@ colours by a known factor."""
 from __future__ import annotations
 
 import pytest
-from harness import (REPO, find_isolated_point, hover_point, open_map,
+from harness import (REPO, find_isolated_point, hover_point, open_map, open_popover,
                      wait_for_app_run, wait_for_map)
 
 CKPT = "shapes-rgb-conv-z8.safetensors"
@@ -40,6 +40,7 @@ def test_the_colour_model_shows_colour_on_map_grid_and_interpolation(page, app_s
     page.wait_for_function("() => window.__latentMaps['latent_map'].instance.slots[0].cv.width > 0")
     assert page.evaluate(_CANVAS_COLOUR, ["latent_map", 0]) > 0.02  # the hovered original
     # colour by a known factor: the map's layer changes to a colour scale titled by the factor
+    open_popover(page, "factors")  # the less used map controls
     page.get_by_role("combobox", name="Colour by factor").click()
     page.get_by_role("option", name="hue", exact=True).click()
     wait_for_app_run(page)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from harness import (all_client_xy, find_isolated_point, open_map, plot_box, point_client_xy,
-                     wait_for_app_run)
+from harness import (all_client_xy, find_isolated_point, open_map, open_popover, plot_box,
+                     point_client_xy, wait_for_app_run)
 
 pytestmark = pytest.mark.e2e
 
@@ -132,6 +132,7 @@ def test_search_by_index_highlights_and_zooms_to_the_point(page, app_server):
     open_map(page, app_server)
     rect = lambda: page.evaluate(f"() => {API}.instance.viewRect()")  # noqa: E731
     before = rect()
+    open_popover(page, "Find")  # the less used map controls
     box = page.get_by_role("textbox", name="Find points")
     box.fill("#5")
     box.press("Enter")

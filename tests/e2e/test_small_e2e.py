@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from harness import REPO, AppServer, wait_for_app_run, wait_for_map
+from harness import REPO, AppServer, open_popover, wait_for_app_run, wait_for_map
 
 pytestmark = pytest.mark.e2e
 
@@ -101,7 +101,9 @@ def test_umap_progress_keeps_the_map_still_and_ticks(browser, tmp_path):
         page.goto(srv.url + "/?ckpt=mnist-conv-z16")
         wait_for_app_run(page)
         wait_for_map(page, ready=False)
-        thumb = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] input[type="range"]')
+        open_popover(page, "Data:")  # the sidebar's data settings
+        thumb = page.get_by_test_id("stPopoverBody").locator(
+            '[data-testid="stSlider"] input[type="range"]')
         thumb.first.focus()
         page.keyboard.press("Home")  # "Points on the map": 1,000
         page.wait_for_selector('.lm-root[data-key="latent_map"][data-points="1000"]',

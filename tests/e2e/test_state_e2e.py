@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
-from harness import MAP, REPO, wait_for_app_run, wait_for_map
+from harness import MAP, REPO, open_popover, wait_for_app_run, wait_for_map
 
 pytestmark = pytest.mark.e2e
 
@@ -108,7 +108,8 @@ def test_zoom_from_a_link_is_kept_and_dropped_with_its_map(page, app_server):
     wait_query(page, "colour", "kl")
     assert query(page)["zoom"] == "0,1,0,1"
     # another data sample: the view of the old map means nothing
-    slider = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] input').first
+    body = open_popover(page, "Data:")  # the sidebar's data settings
+    slider = body.locator('[data-testid="stSlider"] input').first
     slider.focus()
     page.keyboard.press("Home")  # 1,000 points: another sample (the test split has 5,000)
     wait_for_app_run(page)
@@ -194,3 +195,28 @@ def test_scrubbing_swaps_frames_in_the_browser_and_reports_on_release(page, app_
     page.wait_for_function("() => new URLSearchParams(location.search).has('t')")
     t = float(query(page)["t"])
     assert t < 0.1 and abs(t - int(page.get_attribute(".sc-root", "data-frame")) / 64) < 1e-3
+
+
+def test_a_popover_opened_after_a_rerun_shows_and_keeps_the_sessions_values(page, app_server):
+    """A popover's body mounts only when opened (the sidebar's data settings, the map's less used
+    controls). Opened after a later run, its widgets must show the session's values and send
+    them back: the sample-size slider showed its default (1,000 points) and the next rerun drew
+    1,000 points, before state.hold set each such widget's value on every run."""
+    goto(page, app_server, "/?nn=cosine")  # a setting bound to a popover's widget (state.bind)
+    wait_for_map(page, ready=False)
+    n = page.evaluate("() => window.__latentMaps.latent_map.stats.totalPoints")
+    assert n > 1000  # the default sample is not the slider's first choice
+    seg(page, "Colour by", "KL")  # a later run: the widgets' values are not sent as set any more
+    body = open_popover(page, "Data:")
+    expect(body.get_by_test_id("stSliderThumbValue")).to_have_text(str(n))
+    page.keyboard.press("Escape")
+    expect(body).to_have_count(0)
+    body = open_popover(page, "Find")
+    expect(body.get_by_role("spinbutton", name="k")).to_have_value("10")
+    nn = body.get_by_role("radiogroup", name="Neighbours by", exact=True)
+    expect(nn.locator('[aria-checked="true"]')).to_have_text("Cosine")
+    page.keyboard.press("Escape")
+    wait_query(page, "nn", "cosine")  # and not sent back as the default
+    seg(page, "Colour by", "Label")
+    wait_for_map(page)
+    assert page.evaluate("() => window.__latentMaps.latent_map.stats.totalPoints") == n

@@ -26,7 +26,7 @@ def _clear_points() -> None:
 
 # Colour by's four options need ~360 px: its column gets the most room of its row (it was
 # clipped at "Neighbours kept" in a quarter of the row at 1400 and 1920 px browser widths).
-ctl = st.columns([1.2, 2.4, 0.9])
+ctl = st.columns([1.5, 2.4, 0.9], vertical_alignment="bottom")
 proj = mapview.projection_control(c, ctl[0])
 if state.get("colour_factor") not in ("", *c.factor_names):  # a link from another dataset
     state.put("colour_factor", "")
@@ -38,21 +38,28 @@ ctl[1].segmented_control("Colour by", list(mapview.COLOUR_BY), format_func=mapvi
 colour = state.get("colour_by")
 mapview.pick_target_control(ctl[2])
 
-tools = st.columns([1.5, 1.4, 2.1])
+# The rest in a popover: Streamlit mounts a closed popover's body only when it is opened, so a
+# first open draws four widgets fewer, and fetches the code of two widget types fewer (text and
+# number input; docs/benchmarks.md "Warm open"). Its widgets run on every script run all the
+# same: their values, and the URL's, hold while it is closed. A 2-D latent has no projection
+# to choose: the popover takes that place; otherwise a row of its own below.
+more = (ctl[0] if c.d <= 2 else st).popover(
+    mapview.more_label(c.factor_names, c.d, state.get("colour_factor"), ss.get("map_search", "")),
+    width="stretch" if c.d <= 2 else "content")
 if c.d > 2:
-    tools[0].segmented_control(
-        "Empty space decodes", ["knn", "pca"], **state.bind("cursor_mode"),
+    more.segmented_control(
+        "Empty space decodes", ["knn", "pca"], **state.bind("cursor_mode", in_popover=True),
         format_func={"knn": "nearest codes", "pca": "PCA plane"}.get,
         help="What the image under the cursor shows between points: a distance-weighted mix "
              "of the nearest codes, or (PCA map only) the point on the PCA plane.")
 if c.factor_names:  # a generated dataset: its known factors colour the map too
-    tools[0].selectbox("Colour by factor", ["", *c.factor_names], **state.bind("colour_factor"),
-                       format_func=lambda f: f or "— (Colour by above)",
-                       help="The values each image was generated from (0..1). A factor a "
-                            "dimension encodes shows as a smooth gradient across the map.")
+    more.selectbox("Colour by factor", ["", *c.factor_names],
+                   **state.bind("colour_factor", in_popover=True), format_func=lambda f: f or "— (Colour by above)",
+                   help="The values each image was generated from (0..1). A factor a "
+                        "dimension encodes shows as a smooth gradient across the map.")
 colour = mapview.colouring(c, colour, state.get("colour_factor"))
-found = selpanel.search_box(c, tools[1])
-nn_k = selpanel.neighbour_controls(tools[2])
+found = selpanel.search_box(c, more)
+nn_k = selpanel.neighbour_controls(more)
 
 m = mapview.current_map(c, proj)
 mapview.progress_panel(m)
