@@ -34,7 +34,7 @@ def neighbour_controls(container=None) -> int:
     a = b = container or st
     a.segmented_control("Neighbours by", ["euclidean", "cosine"],
                         **state.bind("nn_metric", in_popover=True), format_func=str.capitalize,
-                          help="Distance between full latent codes (not positions on the map).")
+                        help="Distance between full latent codes (not positions on the map).")
     return int(b.number_input("k", 1, 50, key=state.hold("nn_k", 10),
                               help="How many neighbours a clicked point shows"))
 
