@@ -51,6 +51,8 @@ class RunConfig:
     neighbour_k: int = 15
     neighbour_scale: float = 5.0
     neighbour_edges: int = 4
+    iw_train: int = 1  # importance samples per image in the training bound (1: the ELBO)
+    init_from: str = ""  # start from this checkpoint's weights (safetensors, validated)
     seed: int = 0
     # system / output
     device: str = "auto"
@@ -75,6 +77,7 @@ class RunConfig:
                            neighbour_k=self.neighbour_k, neighbour_scale=self.neighbour_scale,
                            neighbour_edges=self.neighbour_edges,
                            threads=self.threads, iw_samples=self.iw_samples,
+                           iw_train=self.iw_train, init_from=self.init_from,
                            data_root=self.data_root, out=self.out)
 
 

@@ -148,6 +148,7 @@ def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Ru
     system.set_threads(cfg.threads, device)
     if cfg.batch_size % world:
         raise ConfigError(f"--batch-size {cfg.batch_size} must divide by the {world} processes")
+    _check_objective(cfg, world)
     torch.manual_seed(cfg.seed)
     train_ds, test_ds = _load_data(cfg)
     mc = model_config_for(cfg, train_ds)
@@ -178,6 +179,8 @@ def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Ru
     elif run.ckpt_path.exists() and not cfg.overwrite:
         raise ConfigError(f"{run.ckpt_path} already exists: continue it with --resume, or pass "
                           f"--overwrite / another --out")
+    elif cfg.init_from:
+        _init_from(run)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     if cfg.compile:  # opt-in: no gain on CPU for these models (docs/benchmarks.md)
@@ -191,8 +194,48 @@ def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Ru
                f"{train_ds.image_shape}; model {mc.arch} {mc.hidden} z={mc.latent_dim} "
                f"{mc.likelihood} ({count_parameters(model):,} parameters); {run.hw}; "
                f"{cfg.precision}"
+               + (f"; IWAE k={cfg.iw_train}" if cfg.iw_train > 1 else "")
                + (f"; {world} processes" if world > 1 else ""))
     return run
+
+
+def _check_objective(cfg: RunConfig, world: int) -> None:
+    k = cfg.iw_train
+    if not (isinstance(k, int) and 1 <= k <= 1000):
+        raise ConfigError(f"--iw-train must be an integer 1..1000, got {k!r}")
+    if k > 1 and (cfg.beta != 1 or cfg.free_bits > 0 or cfg.warmup_epochs > 0):
+        # the IW bound weighs whole samples: a beta, free bits or a warm-up would no longer
+        # bound log p(x), and the figure it trains would mean nothing
+        raise ConfigError("--iw-train K > 1 trains the importance-weighted bound itself: it needs "
+                          "--beta 1, --free-bits 0 and --warmup-epochs 0")
+    if k > 1 and world > 1:
+        raise ConfigError("--iw-train > 1 is not supported with several processes (torchrun)")
+
+
+def _init_from(run: Run) -> None:
+    """Weights, history, epoch count and training time of another checkpoint (validated
+    safetensors, never a pickle); the optimizer starts fresh. The recorded command becomes the
+    source's command && this one, so the model card shows how to make the file from scratch."""
+    from .checkpoint import load_checkpoint
+
+    cfg = run.cfg
+    ck = load_checkpoint(cfg.init_from)
+    if dataclasses.asdict(ck.model_config) != dataclasses.asdict(run.mc):
+        raise ConfigError(f"--init-from: {cfg.init_from} holds the model "
+                          f"{dataclasses.asdict(ck.model_config)}, these flags give "
+                          f"{dataclasses.asdict(run.mc)}")
+    run.model.load_state_dict(ck.model.state_dict())
+    run.history = [h for h in ck.history if isinstance(h, dict)]
+    run.start_epoch = int(run.history[-1].get("epoch", len(run.history))) if run.history else 0
+    if cfg.epochs <= run.start_epoch:
+        raise ConfigError(f"--init-from: {cfg.init_from} was trained {run.start_epoch} epochs and "
+                          f"--epochs counts them: pass more than {run.start_epoch}")
+    secs = ck.info.get("train_seconds")
+    run.train_seconds = float(secs) if isinstance(secs, (int, float)) else 0.0
+    src = ck.info.get("command")
+    if isinstance(src, str) and src and cfg.command:
+        run.cfg = dataclasses.replace(cfg, command=f"{src} && {cfg.command}")
+    _log(run.rank, f"starting from {cfg.init_from} (its {run.start_epoch} epochs; fresh optimizer)")
 
 
 def _restore(run: Run, st: dict) -> None:
@@ -238,8 +281,8 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[list[float], float]:
         y = yb.to(device, non_blocking=True) if cond else None
         beta_t = objective.kl_weight(cfg.beta, cfg.warmup_epochs, epoch - 1 + step / steps)
         with system.autocast(device, cfg.precision):  # bf16 matmuls; the loss is fp32
-            r = objective.negative_elbo(run.step_model, x, y, beta=beta_t,
-                                        free_bits=cfg.free_bits, likelihood=run.mc.likelihood)
+            r = objective.training_loss(run.step_model, x, y, beta_t, cfg.free_bits,
+                                        run.mc.likelihood, cfg.iw_train)
             loss = r["loss"]
             if run.edges is not None:
                 loss = loss + cfg.neighbour_weight * _neighbour_term(run, x.shape[0])
