@@ -34,8 +34,8 @@ from .config import BINARIZE, PREPROCESS, ConfigError, DataConfig, ModelConfig
 from .data import DATASETS, BatchIterator, Dataset, dynamic_binarize, load_dataset, \
     to_data_space, to_device
 from .model import VAE, count_parameters
-from .runconfig import CKPT_FILE, STATE_FILE, RunConfig, default_out, model_config_for, \
-    resume_config
+from .runconfig import CKPT_FILE, STATE_FILE, RunConfig, check_objective, default_out, \
+    init_state, model_config_for, resume_config
 from .runfiles import rng_state, save_grids, set_rng_state, write_csv
 from .system import pick_device
 
@@ -148,7 +148,7 @@ def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Ru
     system.set_threads(cfg.threads, device)
     if cfg.batch_size % world:
         raise ConfigError(f"--batch-size {cfg.batch_size} must divide by the {world} processes")
-    _check_objective(cfg, world)
+    check_objective(cfg, world)
     torch.manual_seed(cfg.seed)
     train_ds, test_ds = _load_data(cfg)
     mc = model_config_for(cfg, train_ds)
@@ -199,43 +199,16 @@ def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Ru
     return run
 
 
-def _check_objective(cfg: RunConfig, world: int) -> None:
-    k = cfg.iw_train
-    if not (isinstance(k, int) and 1 <= k <= 1000):
-        raise ConfigError(f"--iw-train must be an integer 1..1000, got {k!r}")
-    if k > 1 and (cfg.beta != 1 or cfg.free_bits > 0 or cfg.warmup_epochs > 0):
-        # the IW bound weighs whole samples: a beta, free bits or a warm-up would no longer
-        # bound log p(x), and the figure it trains would mean nothing
-        raise ConfigError("--iw-train K > 1 trains the importance-weighted bound itself: it needs "
-                          "--beta 1, --free-bits 0 and --warmup-epochs 0")
-    if k > 1 and world > 1:
-        raise ConfigError("--iw-train > 1 is not supported with several processes (torchrun)")
-
-
 def _init_from(run: Run) -> None:
-    """Weights, history, epoch count and training time of another checkpoint (validated
-    safetensors, never a pickle); the optimizer starts fresh. The recorded command becomes the
-    source's command && this one, so the model card shows how to make the file from scratch."""
-    from .checkpoint import load_checkpoint
-
-    cfg = run.cfg
-    ck = load_checkpoint(cfg.init_from)
-    if dataclasses.asdict(ck.model_config) != dataclasses.asdict(run.mc):
-        raise ConfigError(f"--init-from: {cfg.init_from} holds the model "
-                          f"{dataclasses.asdict(ck.model_config)}, these flags give "
-                          f"{dataclasses.asdict(run.mc)}")
-    run.model.load_state_dict(ck.model.state_dict())
-    run.history = [h for h in ck.history if isinstance(h, dict)]
-    run.start_epoch = int(run.history[-1].get("epoch", len(run.history))) if run.history else 0
-    if cfg.epochs <= run.start_epoch:
-        raise ConfigError(f"--init-from: {cfg.init_from} was trained {run.start_epoch} epochs and "
-                          f"--epochs counts them: pass more than {run.start_epoch}")
-    secs = ck.info.get("train_seconds")
-    run.train_seconds = float(secs) if isinstance(secs, (int, float)) else 0.0
-    src = ck.info.get("command")
-    if isinstance(src, str) and src and cfg.command:
-        run.cfg = dataclasses.replace(cfg, command=f"{src} && {cfg.command}")
-    _log(run.rank, f"starting from {cfg.init_from} (its {run.start_epoch} epochs; fresh optimizer)")
+    """--init-from: the source's weights, history, epoch count, training time and command
+    (runconfig.init_state); the optimizer starts fresh."""
+    st = init_state(run.cfg, run.mc)
+    run.model.load_state_dict(st["model"])
+    run.history, run.start_epoch = st["history"], st["epoch"]
+    run.train_seconds = st["train_seconds"]
+    run.cfg = dataclasses.replace(run.cfg, command=st["command"])
+    _log(run.rank, f"starting from {run.cfg.init_from} (its {run.start_epoch} epochs; fresh "
+                   f"optimizer)")
 
 
 def _restore(run: Run, st: dict) -> None:
