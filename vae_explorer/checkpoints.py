@@ -220,6 +220,23 @@ def layer_table(model) -> list[dict]:
     return rows
 
 
+def training_objective(train) -> str:
+    """What the run minimised, in words, from its TrainConfig (older files: the ELBO)."""
+    k = getattr(train, "iw_train", 1)
+    if k > 1:  # IWAE: train_loss is the negative k-sample bound, test_loss still the -ELBO
+        return f"negative importance-weighted bound, k={k} (IWAE)"
+    beta = getattr(train, "beta", 1.0)
+    return "negative ELBO" + (f", β={beta:g}" if beta != 1 else "")
+
+
+def loss_curve_title(train) -> str:
+    """The loss plot's title: under IWAE the train curve is the k-sample bound (lower than the
+    test curve's ELBO by construction), which the title must say."""
+    if getattr(train, "iw_train", 1) > 1:
+        return f"loss (train: negative IW bound k={train.iw_train}; test: negative ELBO, nats)"
+    return "loss (negative ELBO, nats)"
+
+
 def summary(ck) -> dict:
     from vae_training.model import count_parameters
 
@@ -242,6 +259,7 @@ def summary(ck) -> dict:
         "preprocess": dc.preprocess,
         "binarize": dc.binarize,
         "classes": len(dc.label_names),
+        "training objective": training_objective(ck.train),
     }
 
 

@@ -109,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "few units apart, the prior keeps codes within ~3 of 0 (default 5)")
     o.add_argument("--neighbour-edges", type=int, default=4, metavar="E",
                    help="graph edges drawn per training image of a batch (default 4)")
+    o.add_argument("--iw-train", type=int, default=1, metavar="K",
+                   help="importance samples per image in the training bound: K > 1 trains on the "
+                        "K-sample importance-weighted bound (IWAE, Burda et al. 2016), which the "
+                        "IW NLL measures; costs ~K decoder passes per step. Needs --beta 1, no "
+                        "--free-bits / --warmup-epochs (default 1 = the ELBO)")
+    o.add_argument("--init-from", default="", metavar="CKPT",
+                   help="start from the weights of this checkpoint (.safetensors written by this "
+                        "tool; validated, never unpickled) with a fresh optimizer; its history "
+                        "and epoch count carry on, so --epochs counts them (e.g. fine-tune a "
+                        "shipped model with --iw-train)")
     o.add_argument("--seed", type=int, default=0, help="seed of init, batch order and noise")
     s = p.add_argument_group("system and output")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],

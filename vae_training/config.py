@@ -195,6 +195,8 @@ class TrainConfig:
     neighbour_scale: float = 5.0  # latent distance x this = UMAP's distance (see neighbour_graph)
     neighbour_edges: int = 4  # graph edges drawn per training image in a batch
     iw_samples: int = 0  # k of the importance-weighted bound at the end of training; 0: skip
+    iw_train: int = 1  # importance samples per image in the training bound; 1: the ELBO (IWAE: > 1)
+    init_from: str = ""  # the checkpoint whose weights started this run (--init-from); "": none
     data_root: str = ""
     out: str = ""
 

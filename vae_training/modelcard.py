@@ -33,6 +33,9 @@ def _model(doc: dict) -> str:
     beta = doc.get("train", {}).get("beta", 1.0)
     if isinstance(beta, (int, float)) and beta != 1:  # a beta-VAE: its MIG is read against beta 1's
         parts.append(f"β={beta:g}")
+    k = doc.get("train", {}).get("iw_train", 1)
+    if isinstance(k, int) and k > 1:  # trained on the IW bound itself: its IW NLL reads so
+        parts.append(f"IWAE k={k}")
     w = doc.get("train", {}).get("neighbour_weight") or 0
     if w > 0:  # the map was shaped on purpose: say so where the k-NN figure is read
         parts.append(f"+ neighbour term (W={w:g})")
@@ -44,6 +47,8 @@ def _portable(command: str) -> str:
     of a shipped file kept its run is not the reader's business, and rewriting the stored
     command would change the file's bytes (and orphan its precomputed maps)."""
     command = re.sub(r"--out /\S*/([^/\s]+)", r"--out runs/\1", command)
+    # a fine-tune's source (--init-from): its run folder's checkpoint, shown the same way
+    command = re.sub(r"--init-from /\S*/([^/\s]+)/([^/\s]+)", r"--init-from runs/\1/\2", command)
     # Files trained before the package was renamed recorded `python -m training`; show the
     # command that runs today.
     return re.sub(r"(^|&& )python -m training ", r"\1python -m vae_training ", command)

@@ -51,6 +51,8 @@ class RunConfig:
     neighbour_k: int = 15
     neighbour_scale: float = 5.0
     neighbour_edges: int = 4
+    iw_train: int = 1  # importance samples per image in the training bound (1: the ELBO)
+    init_from: str = ""  # start from this checkpoint's weights (safetensors, validated)
     seed: int = 0
     # system / output
     device: str = "auto"
@@ -75,6 +77,7 @@ class RunConfig:
                            neighbour_k=self.neighbour_k, neighbour_scale=self.neighbour_scale,
                            neighbour_edges=self.neighbour_edges,
                            threads=self.threads, iw_samples=self.iw_samples,
+                           iw_train=self.iw_train, init_from=self.init_from,
                            data_root=self.data_root, out=self.out)
 
 
@@ -133,3 +136,42 @@ def resume_config(cfg: RunConfig, device: torch.device | None = None) -> tuple[R
         merged["command"] = f"{saved['command']} && {cfg.command}"
     known = {f.name for f in dataclasses.fields(RunConfig)}
     return RunConfig(**{k: v for k, v in merged.items() if k in known}), st
+
+
+def check_objective(cfg: RunConfig, world: int = 1) -> None:
+    """--iw-train: an integer 1..1000; above 1 the bound itself is trained, alone."""
+    k = cfg.iw_train
+    if not (isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= 1000):
+        raise ConfigError(f"--iw-train must be an integer 1..1000, got {k!r}")
+    if k > 1 and (cfg.beta != 1 or cfg.free_bits > 0 or cfg.warmup_epochs > 0):
+        # the IW bound weighs whole samples: with a beta, free bits or a warm-up it would no
+        # longer bound log p(x), and the figure it trains would mean nothing
+        raise ConfigError("--iw-train K > 1 trains the importance-weighted bound itself: it needs "
+                          "--beta 1, --free-bits 0 and --warmup-epochs 0")
+    if k > 1 and world > 1:
+        raise ConfigError("--iw-train > 1 is not supported with several processes (torchrun)")
+
+
+def init_state(cfg: RunConfig, mc: ModelConfig) -> dict:
+    """What --init-from takes from a checkpoint (validated safetensors, never a pickle): weights,
+    history, epoch count, training time, and the command as source's command && this one, so the
+    model card shows how to make the file from nothing."""
+    from .checkpoint import load_checkpoint
+
+    ck = load_checkpoint(cfg.init_from)
+    if dataclasses.asdict(ck.model_config) != dataclasses.asdict(mc):
+        raise ConfigError(f"--init-from: {cfg.init_from} holds the model "
+                          f"{dataclasses.asdict(ck.model_config)}, these flags give "
+                          f"{dataclasses.asdict(mc)}")
+    history = [h for h in ck.history if isinstance(h, dict)]
+    epoch = int(history[-1].get("epoch", len(history))) if history else 0
+    if cfg.epochs is not None and cfg.epochs <= epoch:
+        raise ConfigError(f"--init-from: {cfg.init_from} was trained {epoch} epochs and "
+                          f"--epochs counts them: pass more than {epoch}")
+    secs = ck.info.get("train_seconds")
+    src = ck.info.get("command")
+    command = f"{src} && {cfg.command}" if isinstance(src, str) and src and cfg.command \
+        else cfg.command
+    return {"model": ck.model.state_dict(), "history": history, "epoch": epoch,
+            "train_seconds": float(secs) if isinstance(secs, (int, float)) else 0.0,
+            "command": command}

@@ -35,8 +35,8 @@ from .config import BINARIZE, PREPROCESS, ConfigError, DataConfig, ModelConfig
 from .data import DATASETS, BatchIterator, Dataset, dynamic_binarize, load_dataset, \
     to_data_space, to_device
 from .model import VAE, count_parameters
-from .runconfig import CKPT_FILE, STATE_FILE, RunConfig, default_out, model_config_for, \
-    resume_config
+from .runconfig import CKPT_FILE, STATE_FILE, RunConfig, check_objective, default_out, \
+    init_state, model_config_for, resume_config
 from .runfiles import rng_state, save_grids, set_rng_state, write_csv
 from .system import pick_device
 
@@ -149,6 +149,7 @@ def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Ru
     system.set_threads(cfg.threads, device)
     if cfg.batch_size % world:
         raise ConfigError(f"--batch-size {cfg.batch_size} must divide by the {world} processes")
+    check_objective(cfg, world)
     torch.manual_seed(cfg.seed)
     train_ds, test_ds = _load_data(cfg)
     mc = model_config_for(cfg, train_ds)
@@ -179,6 +180,8 @@ def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Ru
     elif run.ckpt_path.exists() and not cfg.overwrite:
         raise ConfigError(f"{run.ckpt_path} already exists: continue it with --resume, or pass "
                           f"--overwrite / another --out")
+    elif cfg.init_from:
+        _init_from(run)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     if cfg.compile:  # opt-in: no gain on CPU for these models (docs/benchmarks.md)
@@ -192,8 +195,21 @@ def setup_run(cfg: RunConfig, device: torch.device, rank: int, world: int) -> Ru
                f"{train_ds.image_shape}; model {mc.arch} {mc.hidden} z={mc.latent_dim} "
                f"{mc.likelihood} ({count_parameters(model):,} parameters); {run.hw}; "
                f"{cfg.precision}"
+               + (f"; IWAE k={cfg.iw_train}" if cfg.iw_train > 1 else "")
                + (f"; {world} processes" if world > 1 else ""))
     return run
+
+
+def _init_from(run: Run) -> None:
+    """--init-from: the source's weights, history, epoch count, training time and command
+    (runconfig.init_state); the optimizer starts fresh."""
+    st = init_state(run.cfg, run.mc)
+    run.model.load_state_dict(st["model"])
+    run.history, run.start_epoch = st["history"], st["epoch"]
+    run.train_seconds = st["train_seconds"]
+    run.cfg = dataclasses.replace(run.cfg, command=st["command"])
+    _log(run.rank, f"starting from {run.cfg.init_from} (its {run.start_epoch} epochs; fresh "
+                   f"optimizer)")
 
 
 def _restore(run: Run, st: dict) -> None:
@@ -258,8 +274,8 @@ def _steps(run: Run, epoch: int, acc: torch.Tensor, bar) -> tuple[int, float]:
         y = yb.to(device, non_blocking=True) if cond else None
         beta_t = objective.kl_weight(cfg.beta, cfg.warmup_epochs, epoch - 1 + step / steps)
         with system.autocast(device, cfg.precision, run.mc.arch):  # bf16; the loss is fp32
-            r = objective.negative_elbo(run.step_model, x, y, beta=beta_t,
-                                        free_bits=cfg.free_bits, likelihood=run.mc.likelihood)
+            r = objective.training_loss(run.step_model, x, y, beta_t, cfg.free_bits,
+                                        run.mc.likelihood, cfg.iw_train)
             loss = r["loss"]
             if run.edges is not None:
                 loss = loss + cfg.neighbour_weight * _neighbour_term(run, x.shape[0])

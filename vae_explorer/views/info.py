@@ -54,7 +54,7 @@ else:
 
     df = pd.DataFrame(hist)
     x = df["epoch"] if "epoch" in df else pd.Series(range(1, len(df) + 1))
-    groups = [("loss (negative ELBO, nats)", ["train_loss", "test_loss"]),
+    groups = [(checkpoints.loss_curve_title(ck.train), ["train_loss", "test_loss"]),
               ("reconstruction", ["train_recon", "test_recon"]),
               ("KL", ["train_kl", "test_kl"])]
     cols = st.columns(3)
