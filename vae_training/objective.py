@@ -146,6 +146,20 @@ def negative_elbo(model, x: torch.Tensor, y: torch.Tensor | None = None, beta: f
             "recon_per_sample": recon, "kl_per_sample": kl, "kl_dims": kl_dims, "mu": mu}
 
 
+def _log_weights(core, x, y, mu, logvar, eps, likelihood, log_sigma):
+    """Importance log-weights log p(x|z_i) + log p(z_i) - log q(z_i|x) of z_i = mu + eps_i * sigma,
+    eps of shape (c, N, D): ((c, N), and log p(x|z_i) alone). One definition for the IWAE
+    training bound and the evaluator's IW NLL."""
+    c, n = eps.shape[:2]
+    z = mu + eps * torch.exp(0.5 * logvar)  # (c, N, D)
+    out = core.decode(z.reshape(c * n, -1), None if y is None else y.repeat(c))
+    xc = x.unsqueeze(0).expand(c, *x.shape).reshape(c * n, *x.shape[1:])
+    log_px = -recon_nll(out, xc, likelihood, log_sigma).reshape(c, n)
+    log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+    log_qz = -0.5 * (eps.pow(2) + LOG_2PI + logvar).sum(-1)
+    return log_px + log_pz - log_qz, log_px
+
+
 def negative_iw_bound(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 5,
                       likelihood: str | None = None, noise: torch.Tensor | None = None) -> dict:
     """The IWAE training objective (Burda et al. 2016): batch mean of
@@ -167,13 +181,9 @@ def negative_iw_bound(model, x: torch.Tensor, y: torch.Tensor | None = None, k: 
     n, d = mu.shape
     if noise is None:
         noise = torch.randn((k, n, d), device=mu.device, dtype=mu.dtype)
-    z = mu + noise * torch.exp(0.5 * logvar)  # (k, N, D)
-    out = core.decode(z.reshape(k * n, d), None if y is None else y.repeat(k))
-    xk = x.unsqueeze(0).expand(k, *x.shape).reshape(k * n, *x.shape[1:])
-    recon = recon_nll(out, xk, likelihood, decoder_log_sigma(model)).reshape(k, n)
-    log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
-    log_qz = -0.5 * (noise.pow(2) + LOG_2PI + logvar).sum(-1)
-    bound = torch.logsumexp(log_pz - log_qz - recon, 0) - math.log(k)  # (N,)
+    lw, log_px = _log_weights(core, x, y, mu, logvar, noise, likelihood, decoder_log_sigma(model))
+    recon = -log_px
+    bound = torch.logsumexp(lw, 0) - math.log(k)  # (N,)
     kl_dims = gaussian_kl(mu, logvar)
     kl = kl_dims.sum(1)
     return {"loss": -bound.mean(), "recon": recon.mean(), "kl": kl.mean(),
@@ -205,7 +215,6 @@ def iw_log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = None, k: 
     n = x.shape[0]
     mu, logvar = model.encode(x, y)
     mu, logvar = mu.float(), logvar.float()
-    std = torch.exp(0.5 * logvar)
     per_img = x[0].numel()
     if chunk <= 0:
         chunk = max(1, min(k, max_chunk_elems // max(1, n * per_img)))
@@ -216,15 +225,7 @@ def iw_log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = None, k: 
     while done < k:
         c = min(chunk, k - done)
         eps = torch.randn((c, *mu.shape), device=mu.device, dtype=mu.dtype, generator=generator)
-        z = mu + eps * std  # (c, N, D)
-        zf = z.reshape(c * n, -1)
-        yf = None if y is None else y.repeat(c)
-        out = model.decode(zf, yf)
-        xf = x.unsqueeze(0).expand(c, *x.shape).reshape(c * n, *x.shape[1:])
-        log_px = -recon_nll(out, xf, lik, ls).reshape(c, n)
-        log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
-        log_qz = -0.5 * (eps.pow(2) + LOG_2PI + logvar).sum(-1)
-        logws.append(log_px + log_pz - log_qz)
+        logws.append(_log_weights(model, x, y, mu, logvar, eps, lik, ls)[0])
         done += c
     lw = torch.cat(logws, 0)
     return torch.logsumexp(lw, 0) - math.log(k)
