@@ -135,7 +135,7 @@ def test_the_latent_path_stays_fp32_inside_the_math_mode():
 def test_the_mlp_trains_in_the_math_mode_and_evaluates_in_fp32(tmp_path, monkeypatch):
     """What each forward pass ran under: the training steps in bf16 math mode, the per-epoch
     test pass and the final metrics in fp32, and the mode is back as it was afterwards."""
-    from vae_training import train as train_mod
+    from vae_training import run_setup as train_mod  # where the run builds its VAE
 
     seen = []
     real = train_mod.VAE
