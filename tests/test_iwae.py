@@ -210,6 +210,7 @@ def test_explorer_names_the_objective():
     assert "k=5 (IWAE)" in training_objective(TrainConfig(iw_train=5))
     assert loss_curve_title(TrainConfig()) == "loss (negative ELBO, nats)"
     assert "IW bound k=5" in loss_curve_title(TrainConfig(iw_train=5))
+    assert "ELBO" in loss_curve_title(TrainConfig(iw_train=5))
 
 
 def test_evaluation_in_channels_last_gives_the_same_figures():

@@ -65,7 +65,8 @@ else:
         fig = go.Figure()
         for k in keys:
             fig.add_trace(go.Scatter(x=x, y=df[k], mode="lines+markers", name=k))
-        fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=40, b=10),
+        top = 60 if "<br>" in title else 40  # room for a subtitle line
+        fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=top, b=10),
                           xaxis_title="epoch", legend=dict(orientation="h", y=-0.3))
         col.plotly_chart(fig, width="stretch")
     with st.expander("History table"):
