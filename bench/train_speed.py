@@ -1,5 +1,6 @@
-"""Training speed, side by side in one process: pytorch/examples/vae as written vs our trainer
-with no flags (bf16 where the CPU has it, the idle cores as threads, fused Adam).
+"""Training speed, side by side: pytorch/examples/vae as written vs our trainer with no flags (bf16
+where the CPU has it, the idle cores as threads, fused Adam), each run in a fresh process as a
+user runs it (a process's CPU settings and thread pool carry over from one run to the next).
 
     python bench/train_speed.py [--repeat 3] [--epochs 2] [--only speed,ttq,conv]
 
@@ -172,6 +173,16 @@ def load() -> str:
         return "load average n/a"
 
 
+def fresh(fn, *args, **kw):
+    """fn(*args, **kw) in a new Python process: each run starts as a user's would, with torch's
+    thread pool and the CPU's per-thread modes (subnormals, vae_training.system) set up by that
+    run alone, not inherited from the run before it in the same process."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args, kw)
+
+
 def spread(xs: list[float]) -> str:
     finite = all(x < float("inf") for x in xs)
     return (f"{min(xs):6.2f} {statistics.median(xs):6.2f} {max(xs):6.2f}"
@@ -207,10 +218,10 @@ def table(rows: list[dict], base: dict) -> None:
 def part_speed(a, dev) -> None:
     print(f"\n== speed: MLP 784-400-20, batch 128, {a.epochs} epochs x {a.repeat} runs; {load()}")
     tut, ours, fp32 = repeated({
-        "tutorial (as written)": lambda: run_tutorial(a.data_root, dev, a.epochs, a.seed),
-        "ours (no flags)": lambda: run_ours(a.data_root, dev, a.epochs, a.seed),
-        "ours --precision fp32": lambda: run_ours(a.data_root, dev, a.epochs, a.seed,
-                                                  precision="fp32")}, a.repeat)
+        "tutorial (as written)": lambda: fresh(run_tutorial, a.data_root, dev, a.epochs, a.seed),
+        "ours (no flags)": lambda: fresh(run_ours, a.data_root, dev, a.epochs, a.seed),
+        "ours --precision fp32": lambda: fresh(run_ours, a.data_root, dev, a.epochs, a.seed,
+                                               precision="fp32")}, a.repeat)
     table([tut, ours, fp32], tut)
     gap = statistics.median(ours["tests"]) - statistics.median(fp32["tests"])
     print(f"  target: ours <= 1/3 of the tutorial's time; test -ELBO within 0.5 nats of fp32 "
@@ -226,10 +237,10 @@ def phases(r: dict) -> dict:
 def part_ttq(a, dev) -> None:
     print(f"\n== time to quality: wall seconds until test -ELBO <= {a.target} (MLP 784-400-20, "
           f"at most {a.max_epochs} epochs); {load()}")
-    sides = {"tutorial (as written)": lambda: run_tutorial(a.data_root, dev, a.max_epochs,
-                                                            a.seed, a.target),
-             "ours (no flags)": lambda: run_ours(a.data_root, dev, a.max_epochs, a.seed,
-                                                 a.target)}
+    sides = {"tutorial (as written)": lambda: fresh(run_tutorial, a.data_root, dev,
+                                                    a.max_epochs, a.seed, a.target),
+             "ours (no flags)": lambda: fresh(run_ours, a.data_root, dev, a.max_epochs, a.seed,
+                                              a.target)}
     medians: dict[str, list[float]] = {name: [] for name in sides}
     parts: dict[str, list[dict]] = {name: [] for name in sides}
     for i in range(a.repeat):  # interleaved, as in repeated()
@@ -259,9 +270,10 @@ def part_conv(a, dev) -> None:
     print(f"\n== conv 32-64 / dense 256 / z=16, binarised MNIST, {a.epochs} epochs x {a.repeat} "
           f"runs; {load()}")
     old, new = repeated({
-        "--precision fp32 --threads 1": lambda: run_ours(a.data_root, dev, a.epochs, a.seed,
-                                                         precision="fp32", threads=1, **conv),
-        "ours (no flags)": lambda: run_ours(a.data_root, dev, a.epochs, a.seed, **conv)},
+        "--precision fp32 --threads 1": lambda: fresh(run_ours, a.data_root, dev, a.epochs,
+                                                      a.seed, precision="fp32", threads=1,
+                                                      **conv),
+        "ours (no flags)": lambda: fresh(run_ours, a.data_root, dev, a.epochs, a.seed, **conv)},
         a.repeat)
     table([old, new], old)
     gap = statistics.median(new["tests"]) - statistics.median(old["tests"])
@@ -277,10 +289,10 @@ def part_threads(a, dev) -> None:
         epochs = a.epochs if not model else 1
         print(f"\n== threads: {name}, bf16, {epochs} epochs x {a.repeat} runs; {load()}")
         one, two = repeated({
-            "ours --threads 1": lambda: run_ours(a.data_root, dev, epochs, a.seed, threads=1,
-                                                 **model),
-            "ours --threads 2": lambda: run_ours(a.data_root, dev, epochs, a.seed, threads=2,
-                                                 **model)}, a.repeat)
+            "ours --threads 1": lambda: fresh(run_ours, a.data_root, dev, epochs, a.seed,
+                                              threads=1, **model),
+            "ours --threads 2": lambda: fresh(run_ours, a.data_root, dev, epochs, a.seed,
+                                              threads=2, **model)}, a.repeat)
         table([one, two], one)
     print(f"  {load()}")
 
