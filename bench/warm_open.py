@@ -362,7 +362,8 @@ def main() -> None:
     print("\n  | run | browser CPU to points drawn | browser CPU to atlases decoded | "
           "controls shown, process start -> |")
     print("  |---|---|---|---|")
-    for which, name in (("app", "explorer, warm"), ("other", f"explorer, warm, {args.compare_with}")):
+    for which, name in (("app", "explorer, warm"),
+                        ("other", f"explorer, warm, {args.compare_with}")):
         if runs[which]:
             print(f"  | {name} | {spread(which, 'browser_cpu_points')} | "
                   f"{spread(which, 'browser_cpu_ready')} | {spread(which, 'controls')} |")

@@ -7,7 +7,8 @@ a pages/ folder beside the entry script is Streamlit's legacy multipage layout, 
 then runs in place of app.py on reruns).
 
 The first run after start-up imports no torch when the disk cache has what the map needs: the
-model loads in the background once the map says it is drawn (vae_explorer.modelstart).
+model loads in the background once the map says it is drawn (vae_explorer.modelstart). A
+session's first run on the map page draws the map without the controls; the next run brings them.
 """
 from __future__ import annotations
 
@@ -166,7 +167,8 @@ def checkpoint_sidebar(controls: bool = True) -> None:
         else:
             url = ss.get("url_ckpt")
             idx = _wanted(names)
-            if url and checkpoints.resolve_name(url) is None and ss.get("ck_pick", names[idx]) == names[idx]:
+            named = checkpoints.resolve_name(url) if url else None  # file name or stem
+            if url and named is None and ss.get("ck_pick", names[idx]) == names[idx]:
                 sb.warning(f"The link names a checkpoint that is not included here ({plaintext.md(url[:80])}); "
                            f"showing {names[idx]}.")
             if "ck_pick" not in ss or ss["ck_pick"] not in names:
@@ -330,8 +332,8 @@ def main() -> None:
                            default=(slug == "map")) for f, t, i, slug in PAGES}
     nav = st.navigation(list(pages.values()))
     # A session's first run on the map page draws the map before the ~20 widgets of the sidebar
-    # and the page, which come with the next run (the map's ready trigger causes it): the map
-    # shows ~0.3 s sooner (docs/benchmarks.md "Warm open"; vae_explorer.modelstart).
+    # and the page, which come with the next run (the map's ready trigger causes it): its
+    # points show ~0.45 s sooner, loaded (docs/benchmarks.md "Warm open"; vae_explorer.modelstart).
     controls = not modelstart.first_render_staged(ss, nav.url_path, state.client_connected())
     checkpoint_sidebar(controls)
     if not controls and ("active_ck" not in ss or getattr(ss["active_ck"], "error", None)):
