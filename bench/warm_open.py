@@ -17,7 +17,11 @@ kept open until the server is idle (its background jobs done and their files wri
 earlier, the measured rounds computed the rest); it prints what the cache then holds.
 Prints every run, median, min-max, the ratio of medians and `uptime` before and after, and the
 CPU seconds the browser's processes used from navigation to the end of each run ("brw cpu"):
-on a loaded machine wall times cannot tell 0.1-0.3 s apart, CPU seconds still can.
+on a loaded machine wall times cannot tell 0.1-0.3 s apart, CPU seconds still can. For the app
+also the browser's CPU seconds until its points were drawn ("b@pts") and its atlases decoded
+("b@rdy"), and when the sidebar's first widget appeared ("ctrls", process start ->): a
+session's first map render comes without its controls, which the next run brings
+(vae_explorer.modelstart.first_render_staged), so they may come after the map is ready.
 """
 from __future__ import annotations
 
@@ -194,12 +198,20 @@ def floor_run(browser, script: Path, cache: Path, chromium: int | None = None) -
         srv.stop()
 
 
+# When the sidebar's first widget label appears (performance.now(), ms after navigation start).
+CONTROLS_AT = """new MutationObserver((_, obs) => {
+  if (document.querySelector('[data-testid="stSidebar"] [data-testid="stWidgetLabel"]')) {
+    window.__controlsAt = performance.now(); obs.disconnect(); }
+}).observe(document, {childList: true, subtree: true});"""
+
+
 def app_run(browser, cache: Path, log: Path | None = None, root: Path = REPO,
             settle: bool = False, chromium: int | None = None) -> dict:
     """Process start -> points drawn -> a hover image shown, with the times in between.
     settle: then wait until the server is idle (the warm-up open: what a measured open would
     otherwise compute is in the cache before the rounds), "idle" its seconds after the hover."""
     ctx = browser.new_context(viewport=VIEWPORT)
+    ctx.add_init_script(CONTROLS_AT)
     page = ctx.new_page()
     srv = BareServer(cache, log_path=log, script=root / "vae_explorer" / "app.py")
     srv.root = root
@@ -208,11 +220,14 @@ def app_run(browser, cache: Path, log: Path | None = None, root: Path = REPO,
         t0 = srv.started_at
         out = {"healthy": time.perf_counter() - t0}
         b0 = tree_cpu_s(chromium)
+        nav_at = time.perf_counter() - t0
         page.goto(srv.url)
         harness.wait_for_map(page, ready=False, timeout=180_000)
         out["points"] = time.perf_counter() - t0
+        out["browser_cpu_points"] = tree_cpu_s(chromium) - b0
         harness.wait_for_map(page, ready=True, timeout=180_000)
         out["atlases"] = time.perf_counter() - t0
+        out["browser_cpu_ready"] = tree_cpu_s(chromium) - b0
         i = harness.find_isolated_point(page)
         harness.hover_point(page, i, timeout=60_000)
         page.wait_for_function(
@@ -225,6 +240,8 @@ def app_run(browser, cache: Path, log: Path | None = None, root: Path = REPO,
         out["cpu"] = cpu_s(srv.proc.pid)
         out["browser_cpu"] = tree_cpu_s(chromium) - b0
         out["n"] = harness.map_stats(page)["totalPoints"]
+        page.wait_for_function("() => window.__controlsAt != null", timeout=60_000)
+        out["controls"] = nav_at + page.evaluate("() => window.__controlsAt") / 1000
         out["browser"] = page.evaluate(
             """() => { const n = performance.getEntriesByType('navigation')[0] || {};
                        const s = window.__latentMaps.latent_map.stats;
@@ -236,6 +253,11 @@ def app_run(browser, cache: Path, log: Path | None = None, root: Path = REPO,
     finally:
         ctx.close()
         srv.stop()
+
+
+def _more(run: dict) -> str:
+    return (f"{run['browser_cpu_points']:>6.2f} {run['browser_cpu_ready']:>6.2f} "
+            f"{run['controls']:>6.2f}")
 
 
 def fmt(xs: list[float]) -> str:
@@ -267,6 +289,7 @@ def main() -> None:
     floors, apps, loads, busy, cpus = [], [], [], [], {"floor": [], "app": []}
     bcpus: dict[str, list[float]] = {"floor": [], "app": [], "other": []}
     others: list[float] = []
+    runs: dict[str, list[dict]] = {"app": [], "other": []}  # for the medians of _more's columns
     other_cpus: list[float] = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         tmp = Path(tmp)
@@ -289,7 +312,8 @@ def main() -> None:
                       f"{o['idle']:.1f} s later")
                 print(f"    cache: {cache_summary(other_cache)}")
             print(f"\n  {'round':>5}  {'run':<6} {'total s':>8} {'healthy':>8} {'points':>7} "
-                  f"{'atlases':>8} {'srv cpu':>8} {'brw cpu':>8} {'load1':>6}")
+                  f"{'atlases':>8} {'srv cpu':>8} {'brw cpu':>8} {'load1':>6} {'b@pts':>6} "
+                  f"{'b@rdy':>6} {'ctrls':>6}")
             for r in range(1, args.rounds + 1):
                 f = floor_run(browser, script, tmp / "floor-cache", chromium)
                 floors.append(f["total"])
@@ -307,20 +331,22 @@ def main() -> None:
                 busy.append(others_busy())
                 cpus["app"].append(a["cpu"])
                 bcpus["app"].append(a["browser_cpu"])
+                runs["app"].append(a)
                 print(f"  {r:>5}  {'app':<6} {a['total']:>8.2f} {a['healthy']:>8.2f} "
                       f"{a['points']:>7.2f} {a['atlases']:>8.2f} {a['cpu']:>8.2f} "
-                      f"{a['browser_cpu']:>8.2f} {loads[-1]:>6.2f}")
+                      f"{a['browser_cpu']:>8.2f} {loads[-1]:>6.2f} {_more(a)}")
                 if args.compare_with:
                     o = app_run(browser, other_cache, root=args.compare_with.resolve(),
                                 chromium=chromium)
                     others.append(o["total"])
                     other_cpus.append(o["cpu"])
                     bcpus["other"].append(o["browser_cpu"])
+                    runs["other"].append(o)
                     loads.append(load1())
                     busy.append(others_busy())
                     print(f"  {r:>5}  {'other':<6} {o['total']:>8.2f} {o['healthy']:>8.2f} "
                           f"{o['points']:>7.2f} {o['atlases']:>8.2f} {o['cpu']:>8.2f} "
-                          f"{o['browser_cpu']:>8.2f} {loads[-1]:>6.2f}")
+                          f"{o['browser_cpu']:>8.2f} {loads[-1]:>6.2f} {_more(o)}")
         finally:
             browser.close()
     fm, am = statistics.median(floors), statistics.median(apps)
@@ -341,6 +367,19 @@ def main() -> None:
               f"{min(others):.2f}-{max(others):.2f} s | {len(others)} | "
               f"{statistics.median(other_cpus):.2f} s | {bc['other']} |")
         print(f"\n  other checkout: {om / fm:.2f}x the floor")
+
+    def spread(which: str, key: str) -> str:
+        v = [run[key] for run in runs[which]]
+        return f"{statistics.median(v):.2f} s ({min(v):.2f}-{max(v):.2f})"
+
+    print("\n  | run | browser CPU to points drawn | browser CPU to atlases decoded | "
+          "controls shown, process start -> |")
+    print("  |---|---|---|---|")
+    for which, name in (("app", "explorer, warm"),
+                        ("other", f"explorer, warm, {args.compare_with}")):
+        if runs[which]:
+            print(f"  | {name} | {spread(which, 'browser_cpu_points')} | "
+                  f"{spread(which, 'browser_cpu_ready')} | {spread(which, 'controls')} |")
     print(f"\n  ratio of medians: {am / fm:.2f}x the floor ({am - fm:+.2f} s); target <= 1.3x; "
           f"1-min load during the runs {min(loads):.1f}-{max(loads):.1f}; cores other processes "
           f"kept busy between runs {min(busy):.2f}-{max(busy):.2f} "

@@ -25,11 +25,32 @@ def test_the_map_page_waits_for_ready_and_other_pages_start_at_once():
     assert modelstart.should_start(ss, "", has_data=True)
 
 
-def _ctx(loaded: bool, pending=None):
+def _ctx(loaded: bool, pending=None, controls: bool = True):
     from types import SimpleNamespace as NS
 
     return NS(ck=NS(load_started=loaded, sha256="ab" * 32), data_key="dk-modelstart",
-              has_data=True, extras={} if pending is None else {"recon_pending": pending})
+              has_data=True, extras={} if pending is None else {"recon_pending": pending},
+              controls=controls)
+
+
+def test_only_a_sessions_first_run_on_the_map_page_with_a_client_is_staged():
+    ss: dict = {}
+    assert modelstart.first_render_staged(ss, "", client=True)  # the map page: url path ""
+    assert not modelstart.first_render_staged(ss, "", client=True)  # any later run: everything
+    assert modelstart.first_render_staged({}, "map", client=True)
+    assert not modelstart.first_render_staged({}, "grid", client=True)  # other pages in full
+    assert not modelstart.first_render_staged({}, "", client=False)  # AppTest: never says ready
+    other = {}
+    modelstart.first_render_staged(other, "grid", client=True)
+    assert not modelstart.first_render_staged(other, "", client=True)  # a return to the map
+
+
+def test_a_map_drawn_before_its_controls_is_asked_for_ready_even_when_all_is_started(monkeypatch):
+    from vae_explorer import compute_analysis
+
+    monkeypatch.setattr(compute_analysis, "started", lambda c: True)
+    assert not modelstart.want_ready({}, _ctx(loaded=True))  # started by another session
+    assert modelstart.want_ready({}, _ctx(loaded=True, controls=False))  # ready brings them
 
 
 def test_the_map_asks_for_ready_only_until_it_came(monkeypatch):

@@ -7,7 +7,8 @@ a pages/ folder beside the entry script is Streamlit's legacy multipage layout, 
 then runs in place of app.py on reruns).
 
 The first run after start-up imports no torch when the disk cache has what the map needs: the
-model loads in the background once the map says it is drawn (vae_explorer.modelstart).
+model loads in the background once the map says it is drawn (vae_explorer.modelstart). A
+session's first run on the map page draws the map without the controls; the next run brings them.
 """
 from __future__ import annotations
 
@@ -137,9 +138,23 @@ def _tutorial_dataset_form(sb) -> None:
             st.rerun()
 
 
-def checkpoint_sidebar() -> None:
+def _wanted(names: list[str]) -> int:
+    """Index of the listed checkpoint to show: the link's, else the open one, else the default."""
+    url = ss.get("url_ckpt")
+    named = checkpoints.resolve_name(url) if url else None  # file name or stem
+    want = (named.name if named else ss.get("active_ckpt_name")) or checkpoints.DEFAULT_NAME
+    return names.index(want) if want in names else 0
+
+
+def checkpoint_sidebar(controls: bool = True) -> None:
+    """The checkpoint chooser; controls=False (a session's first map render): open the link's or
+    the default checkpoint without drawing the chooser (it comes with the next run)."""
     listed = checkpoints.list_checkpoints()
     names = [p.name for p in listed]
+    if not controls:
+        if "active_ck" not in ss and listed:
+            _open_listed(listed[_wanted(names)])  # an error: main() draws everything instead
+        return
     sb = st.sidebar
     sb.header("Checkpoint")
     sources = ["Included", "Path on disk", "Upload"]
@@ -151,9 +166,8 @@ def checkpoint_sidebar() -> None:
                     "`python -m vae_training --out checkpoints/my.safetensors`, or open one by path.")
         else:
             url = ss.get("url_ckpt")
+            idx = _wanted(names)
             named = checkpoints.resolve_name(url) if url else None  # file name or stem
-            want = (named.name if named else ss.get("active_ckpt_name")) or checkpoints.DEFAULT_NAME
-            idx = names.index(want) if want in names else 0
             if url and named is None and ss.get("ck_pick", names[idx]) == names[idx]:
                 sb.warning(f"The link names a checkpoint that is not included here ({plaintext.md(url[:80])}); "
                            f"showing {names[idx]}.")
@@ -209,7 +223,9 @@ def checkpoint_sidebar() -> None:
 # data
 
 
-def data_sidebar(ck) -> state.Ctx:
+def data_sidebar(ck, controls: bool = True) -> state.Ctx:
+    """The sample to encode, from the data popover's widgets (controls=False: from the session,
+    the widgets come with the next run); returns the pages' Ctx."""
     sb = st.sidebar
     dc = ck.data
     # The data settings sit in a popover: Streamlit mounts a closed popover's body only when it
@@ -225,19 +241,21 @@ def data_sidebar(ck) -> state.Ctx:
     sizes = sample.size_options(SAMPLE_SIZES if both else SAMPLE_SIZES[:4], available)
     if ss.get("data_n") not in sizes:  # set here, no default below: one owner of the value
         ss["data_n"] = sample.default_size(sizes)
-    # (a label renders Markdown: the dataset's name comes from the checkpoint)
-    box = sb.popover(f"Data: {plaintext.md(dc.dataset)} {split}, {ss['data_n']:,} points",
-                     icon=":material/dataset:", width="stretch")
-    root = box.text_input("Data root", key=state.hold("data_root", root),
-                          help="Folder with the datasets in torchvision layout "
-                               "(ROOT/MNIST/raw/…). Default: $VAE_DATA_ROOT. The built-in "
-                               "'shapes' needs none.")
-    most = sample.split_size(dc.dataset, "train+test")
-    box.toggle(f"Train + test (up to {most:,})" if most else "Train + test",
-               key=state.hold("data_both", both))
-    n = box.select_slider("Points on the map", sizes, key=state.hold("data_n", ss["data_n"]))
+    n = ss["data_n"]
+    if controls:  # (a label renders Markdown: the dataset's name comes from the checkpoint)
+        box = sb.popover(f"Data: {plaintext.md(dc.dataset)} {split}, {n:,} points",
+                         icon=":material/dataset:", width="stretch")
+        root = box.text_input("Data root", key=state.hold("data_root", root),
+                              help="Folder with the datasets in torchvision layout "
+                                   "(ROOT/MNIST/raw/…). Default: $VAE_DATA_ROOT. The built-in "
+                                   "'shapes' needs none.")
+        most = sample.split_size(dc.dataset, "train+test")
+        box.toggle(f"Train + test (up to {most:,})" if most else "Train + test",
+                   key=state.hold("data_both", both))
+        n = box.select_slider("Points on the map", sizes, key=state.hold("data_n", n))
     label_names = checkpoints.label_names(ck)
-    c = state.Ctx(ck=ck, source=ss.get("active_label", ""), label_names=label_names)
+    c = state.Ctx(ck=ck, source=ss.get("active_label", ""), label_names=label_names,
+                  controls=controls)
     try:
         images, labels, x_nchw, dkey = compute.dataset(dc.dataset, root, split, n)
     except sample.DataMissing as e:
@@ -277,7 +295,12 @@ def data_sidebar(ck) -> state.Ctx:
 
 
 def view_sidebar(c: state.Ctx) -> None:
+    """Decode-as-class and presenter view (without c.controls: their values, no widgets)."""
     sb = st.sidebar
+    if not c.controls:
+        c.y_cond = int(ss.get("y_cond", 0)) if c.ck.model_config.num_classes else None
+        c.presenter = bool(ss.get("presenter"))
+        return
     if c.ck.model_config.num_classes:
         names = c.label_names[: c.ck.model_config.num_classes]
         names += [str(i) for i in range(len(names), c.ck.model_config.num_classes)]
@@ -305,10 +328,16 @@ PAGES = [
 
 def main() -> None:
     state.apply_css()
-    checkpoint_sidebar()
     pages = {slug: st.Page(str(PAGES_DIR / f), title=t, icon=i, url_path=None if slug == "map" else slug,
                            default=(slug == "map")) for f, t, i, slug in PAGES}
     nav = st.navigation(list(pages.values()))
+    # A session's first run on the map page draws the map before the ~20 widgets of the sidebar
+    # and the page, which come with the next run (the map's ready trigger causes it): its
+    # points show ~0.45 s sooner, loaded (docs/benchmarks.md "Warm open"; vae_explorer.modelstart).
+    controls = not modelstart.first_render_staged(ss, nav.url_path, state.client_connected())
+    checkpoint_sidebar(controls)
+    if not controls and ("active_ck" not in ss or getattr(ss["active_ck"], "error", None)):
+        st.rerun()  # no map to draw first (so no ready to bring the controls): draw everything
     if "active_ck" not in ss:
         st.title("VAE explorer")
         st.warning("No checkpoint to show. Put a .safetensors checkpoint in checkpoints/, "
@@ -323,7 +352,9 @@ def main() -> None:
                  f"{plaintext.md(ck.error)}")
         ss.pop("active_ck", None)
         st.stop()
-    c = data_sidebar(ck)
+    c = data_sidebar(ck, controls)
+    if not controls and not c.has_data:
+        st.rerun()  # as above: the page says what is missing, and the sidebar offers the fixes
     view_sidebar(c)
     ss["ctx"] = c
     # A view of the map saved in the link belongs to this checkpoint, projection and sample.

@@ -60,6 +60,24 @@ def current_map(c: state.Ctx, proj: str) -> MapInfo:
 
 
 PROGRESS_SLOT_PX = 64  # one progress bar with its text line
+# The height of the map page's controls above the map (Chromium, 1280x900, measured in
+# tests/e2e/test_ready_e2e.py): one row of columns over a 2-D latent, the popover on a row of its
+# own below them otherwise; presenter view's larger font makes both taller. A session's first
+# render keeps their room free, so the map does not move when they arrive.
+CONTROLS_PX = {(False, False): 64, (False, True): 69, (True, False): 123, (True, True): 133}
+
+
+def controls_px(d: int, presenter: bool) -> int:
+    return CONTROLS_PX[(d > 2, bool(presenter))]
+
+
+def settings_without_controls(c: state.Ctx) -> tuple[str, str, dict | None, int]:
+    """What the map page's controls would return, from the session and the URL alone (a
+    session's first render, drawn before its controls): (projection, colouring, search
+    results, neighbours k). Nothing is searched yet, and no point's neighbours are shown."""
+    proj = state.get("proj") if c.d > 2 else "latent"
+    colour = colouring(c, state.get("colour_by"), state.get("colour_factor"))
+    return proj, colour, None, int(st.session_state.get("nn_k", 10))
 
 
 def progress_panel(m: MapInfo, key: str = "proj_retry", note: str = "") -> None:
@@ -260,7 +278,7 @@ def draw(c: state.Ctx, m: MapInfo, colour: str = "label", path_z: np.ndarray | N
                              color_values, kwargs["color_title"], path_xy, selected, height, key)
     # The main map tells when it is drawn: the model starts loading then (modelstart).
     on_ready = None
-    if key == "latent_map" and modelstart.want_ready(ss, c):
+    if key == "latent_map" and modelstart.want_ready(ss, c):  # (always before the controls)
         on_ready = lambda: modelstart.map_drawn(st.session_state)  # noqa: E731
     # A click is taken before the run it triggers (the page's handle_event after the map then
     # sees it done): one script run a click instead of a run and an st.rerun().

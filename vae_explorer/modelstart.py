@@ -11,6 +11,14 @@ per checkpoint and sample (compute.warm_up, compute.start_reconstruction,
 compute_analysis.start); a later session finds them started, and its map is not asked for
 ready (which would only cost it a rerun).
 
+The same trigger brings a session's controls (first_render_staged): in its first run on the map
+page the app draws the map and leaves out the widgets of the sidebar and of the map page (the
+browser drew ~25 elements before it drew the map: docs/benchmarks.md "Warm open"); the ready
+trigger's rerun, like any later run, draws everything. So a session whose controls are not out
+is always asked for ready, even when another session has started everything. Should ready
+never come (a client that does not run the map's JavaScript), the session's next run, e.g. its
+first click, draws them.
+
 A session that never draws the map (a script speaking Streamlit's protocol, AppTest) never
 sends ready and never loads torch on the map page; what needs the model before ready (a click
 on empty space, a zoomed window) builds it in the script run (OpenedCheckpoint.model), and the
@@ -21,6 +29,7 @@ from __future__ import annotations
 from typing import MutableMapping
 
 READY_KEY = "_map_drawn"  # session state: this session's map said it is drawn
+RAN_KEY = "_had_a_run"  # session state: this session's first script run has begun
 WAITS = "map"  # the page (url path, "" = map) whose runs wait for the ready trigger
 
 
@@ -29,10 +38,23 @@ def map_drawn(session: MutableMapping) -> None:
     session[READY_KEY] = True
 
 
+def first_render_staged(session: MutableMapping, page: str, client: bool) -> bool:
+    """Whether this run draws the map without the controls (the sidebar's widgets and the map
+    page's): only in a session's first script run, on the map page, with a client connected
+    that may draw the map (a browser; AppTest has none: it would never send ready). Every other
+    run draws everything. Call once at the start of each run: it marks the session."""
+    first = not session.get(RAN_KEY)
+    session[RAN_KEY] = True
+    return first and client and (page or WAITS) == WAITS
+
+
 def want_ready(session: MutableMapping, c) -> bool:
-    """Whether the map should send ready: until it did once (later renders and mounts send
-    nothing, so a trip to another page and back costs no extra rerun), and not when another
-    session has started everything already (its ready would only cost a rerun)."""
+    """Whether the map should send ready: always while its controls are not drawn (ready's rerun
+    brings them); otherwise until it did once (later renders and mounts send nothing, so a trip
+    to another page and back costs no extra rerun), and not when another session has started
+    everything already (its ready would only cost a rerun)."""
+    if not c.controls:
+        return True
     return not session.get(READY_KEY) and not started(c)
 
 

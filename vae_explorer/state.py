@@ -337,6 +337,9 @@ class Ctx:
     extras: dict = field(default_factory=dict)
     factors: np.ndarray | None = None  # (N, F) generative factors of built-in datasets
     factor_names: list[str] = field(default_factory=list)
+    # False in a session's first run on the map page: the map only, its controls come with the
+    # next run (vae_explorer.modelstart.first_render_staged)
+    controls: bool = True
 
     @property
     def d(self) -> int:
@@ -384,6 +387,15 @@ class Ctx:
 
 def ctx() -> Ctx:
     return st.session_state["ctx"]
+
+
+def client_connected() -> bool:
+    """Whether a client with a connection runs this session (a browser, or a script speaking
+    Streamlit's protocol); AppTest has none: no request headers."""
+    try:
+        return bool(st.context.headers)
+    except Exception:  # no session context at all
+        return False
 
 
 def image_scale(default: int = 4) -> int:

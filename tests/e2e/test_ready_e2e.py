@@ -3,7 +3,8 @@
 On an empty cache the first run encodes the sample; the reconstructions are decoded in the
 background only once the browser's map says it is drawn, then written to the disk cache.
 Without ready (tests/test_app.py's warm open, AppTest) nothing of it starts. A later session
-finds it started and is not asked for ready.
+finds it started; its map is asked for ready all the same, once: a session's first render is the
+map without its controls, and ready's rerun brings them (modelstart.first_render_staged).
 
 Run: .venv/bin/python -m pytest -m e2e tests/e2e/test_ready_e2e.py -q
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from harness import AppServer, map_stats, wait_for_app_run, wait_for_map
+from harness import DEFAULT_CKPT, AppServer, map_stats, plot_box, wait_for_app_run, wait_for_map
 
 pytestmark = pytest.mark.e2e
 
@@ -39,14 +40,59 @@ def test_the_drawn_map_sends_ready_once_the_work_starts_and_later_sessions_are_n
         wait_for_app_run(page)
         page.wait_for_function(f"() => {M}.data.wantReady === false", timeout=30_000)
         assert map_stats(page)["readySentAt"] is not None
-        # A later student: everything is started already, so its map is not asked (no rerun).
+        # A later student: everything is started already; its first render is asked for ready
+        # (its controls come with that rerun), and once they are out, never again.
         ctx = page.context.browser.new_context(viewport={"width": 1400, "height": 950})
         try:
             later = ctx.new_page()
             later.goto(srv.url)
-            wait_for_app_run(later)
             wait_for_map(later)
+            later.get_by_text("Colour by").first.wait_for(timeout=60_000)
+            wait_for_app_run(later)
             assert later.evaluate(f"() => {M}.data.wantReady") is False
-            assert map_stats(later).get("readySentAt") is None
+            assert map_stats(later).get("readySentAt") is not None
         finally:
             ctx.close()
+
+
+SIDEBAR_LABELS = '[data-testid="stSidebar"] [data-testid="stWidgetLabel"]'
+
+
+# A 2-D latent: one row of controls; an 8-D one: the row and the popover below it, two elements
+# (without the slot that holds them in every run, the map's place in the page would shift and
+# Streamlit mount it afresh).
+@pytest.mark.parametrize("ckpt", ["", "shapes-rgb-conv-z8.safetensors"])
+def test_the_first_render_is_the_map_and_its_controls_come_without_moving_or_remounting_it(
+        page, tmp_path, checkpoint_dir, ckpt):
+    """A link's settings apply to the first render's map (no controls yet: ready's rerun brings
+    them, showing the same settings); the map is mounted once and stays where it was."""
+    if ckpt and (checkpoint_dir is not None or not (DEFAULT_CKPT.parent / ckpt).is_file()):
+        pytest.skip(f"needs the shipped {ckpt}")
+    with AppServer(tmp_path / "cache", checkpoint_dir) as srv:
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(srv.url + "/?colour=kl&next=B" + (f"&ckpt={ckpt}" if ckpt else ""))
+        # At the first drawn frame: what the page holds, where the map is; the instance marked.
+        first = page.wait_for_function(
+            """([m, labels]) => { const e = window.__latentMaps && window.__latentMaps.latent_map;
+                 if (!e || !e.instance.root.hasAttribute('data-points')) return null;
+                 e.instance.__firstMount = true;
+                 return {labels: document.querySelectorAll(labels).length,
+                         colourBy: document.body.innerText.includes('Colour by'),
+                         top: e.instance.overlay.getBoundingClientRect().top,
+                         title: e.instance.data.colorTitle}; }""",
+            arg=[M, SIDEBAR_LABELS], timeout=120_000, polling="raf").json_value()
+        assert first["labels"] == 0 and not first["colourBy"], first
+        assert first["title"] == "KL (nats)"  # the link's colouring, before any control exists
+        box = plot_box(page, 0, 0, 1, 1)
+        page.get_by_text("Colour by").first.wait_for(timeout=60_000)
+        wait_for_app_run(page)
+        assert page.locator(SIDEBAR_LABELS).count() >= 2  # Checkpoint, Presenter view
+        assert page.evaluate(f"() => {M}.__firstMount") is True  # the same map: not remounted
+        assert abs(plot_box(page, 0, 0, 1, 1)[1] - box[1]) <= 1  # and it did not move
+        assert abs(page.evaluate(f"() => {M}.overlay.getBoundingClientRect().top")
+                   - first["top"]) <= 1
+        # The controls show the link's settings.
+        for label, option in (("Colour by", "KL"), ("Next click sets", "B")):
+            group = page.get_by_role("radiogroup", name=label, exact=True).first
+            lit = group.locator('[aria-checked="true"]').all_inner_texts()
+            assert [t.strip() for t in lit] == [option], (label, lit)

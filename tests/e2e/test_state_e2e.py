@@ -130,6 +130,10 @@ def test_presenter_map_fills_the_width(page, app_server, width):
     page.set_viewport_size({"width": width, "height": 1000})
     goto(page, app_server, "/?present=1&a=i3&b=i5")
     root = wait_for_map(page, ready=False)
+    # A / B's images come with the run after the first map render (modelstart.
+    # first_render_staged), then load over HTTP: measured before they have, one was 164 px wide.
+    page.wait_for_function("""() => { const i = [...document.querySelectorAll(
+        '[data-testid="stImage"] img')].pop(); return !!i && i.complete && i.naturalWidth > 0; }""")
     box = root.bounding_box()
     right = page.locator('[data-testid="stImage"]').last.bounding_box()
     assert box["width"] >= 0.6 * width, box

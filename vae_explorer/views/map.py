@@ -24,42 +24,59 @@ def _clear_points() -> None:
     state.put("pick_target", "A")
 
 
-# Colour by's four options need ~360 px: its column gets the most room of its row (it was
-# clipped at "Neighbours kept" in a quarter of the row at 1400 and 1920 px browser widths).
-ctl = st.columns([1.5, 2.4, 0.9], vertical_alignment="bottom")
-proj = mapview.projection_control(c, ctl[0])
+def _controls():
+    """The row above the map; returns (projection, colouring, search results, k)."""
+    # Colour by's four options need ~360 px: its column gets the most room of its row (it was
+    # clipped at "Neighbours kept" in a quarter of the row at 1400 and 1920 px browser widths).
+    ctl = st.columns([1.5, 2.4, 0.9], vertical_alignment="bottom")
+    proj = mapview.projection_control(c, ctl[0])
+    colour_kw = state.bind("colour_by", clears=("colour_factor",))
+    if state.get("colour_factor"):  # a factor colours the map: no Colour by button is lit
+        ss[colour_kw["key"]] = None
+    ctl[1].segmented_control("Colour by", list(mapview.COLOUR_BY), format_func=mapview.COLOUR_BY.get,
+                             **colour_kw)
+    colour = state.get("colour_by")
+    mapview.pick_target_control(ctl[2])
+
+    # The rest in a popover: Streamlit mounts a closed popover's body only when it is opened, so a
+    # first open draws four widgets fewer, and fetches the code of two widget types fewer (text and
+    # number input; docs/benchmarks.md "Warm open"). Its widgets run on every script run all the
+    # same: their values, and the URL's, hold while it is closed. A 2-D latent has no projection
+    # to choose: the popover takes that place; otherwise a row of its own below.
+    more = (ctl[0] if c.d <= 2 else st).popover(
+        mapview.more_label(c.factor_names, c.d, state.get("colour_factor"), ss.get("map_search", "")),
+        width="stretch" if c.d <= 2 else "content")
+    if c.d > 2:
+        more.segmented_control(
+            "Empty space decodes", ["knn", "pca"], **state.bind("cursor_mode", in_popover=True),
+            format_func={"knn": "nearest codes", "pca": "PCA plane"}.get,
+            help="What the image under the cursor shows between points: a distance-weighted mix "
+                 "of the nearest codes, or (PCA map only) the point on the PCA plane.")
+    if c.factor_names:  # a generated dataset: its known factors colour the map too
+        more.selectbox("Colour by factor", ["", *c.factor_names],
+                       **state.bind("colour_factor", in_popover=True), format_func=lambda f: f or "— (Colour by above)",
+                       help="The values each image was generated from (0..1). A factor a "
+                            "dimension encodes shows as a smooth gradient across the map.")
+    colour = mapview.colouring(c, colour, state.get("colour_factor"))
+    found = selpanel.search_box(c, more)
+    nn_k = selpanel.neighbour_controls(more)
+    return proj, colour, found, nn_k
+
+
 if state.get("colour_factor") not in ("", *c.factor_names):  # a link from another dataset
     state.put("colour_factor", "")
-colour_kw = state.bind("colour_by", clears=("colour_factor",))
-if state.get("colour_factor"):  # a factor colours the map: no Colour by button is lit
-    ss[colour_kw["key"]] = None
-ctl[1].segmented_control("Colour by", list(mapview.COLOUR_BY), format_func=mapview.COLOUR_BY.get,
-                         **colour_kw)
-colour = state.get("colour_by")
-mapview.pick_target_control(ctl[2])
-
-# The rest in a popover: Streamlit mounts a closed popover's body only when it is opened, so a
-# first open draws four widgets fewer, and fetches the code of two widget types fewer (text and
-# number input; docs/benchmarks.md "Warm open"). Its widgets run on every script run all the
-# same: their values, and the URL's, hold while it is closed. A 2-D latent has no projection
-# to choose: the popover takes that place; otherwise a row of its own below.
-more = (ctl[0] if c.d <= 2 else st).popover(
-    mapview.more_label(c.factor_names, c.d, state.get("colour_factor"), ss.get("map_search", "")),
-    width="stretch" if c.d <= 2 else "content")
-if c.d > 2:
-    more.segmented_control(
-        "Empty space decodes", ["knn", "pca"], **state.bind("cursor_mode", in_popover=True),
-        format_func={"knn": "nearest codes", "pca": "PCA plane"}.get,
-        help="What the image under the cursor shows between points: a distance-weighted mix "
-             "of the nearest codes, or (PCA map only) the point on the PCA plane.")
-if c.factor_names:  # a generated dataset: its known factors colour the map too
-    more.selectbox("Colour by factor", ["", *c.factor_names],
-                   **state.bind("colour_factor", in_popover=True), format_func=lambda f: f or "— (Colour by above)",
-                   help="The values each image was generated from (0..1). A factor a "
-                        "dimension encodes shows as a smooth gradient across the map.")
-colour = mapview.colouring(c, colour, state.get("colour_factor"))
-found = selpanel.search_box(c, more)
-nn_k = selpanel.neighbour_controls(more)
+# The row is in a slot drawn in every run, so the map's place in the page (its delta path) is
+# the same with or without it: the first render's map is not mounted afresh when it comes.
+row = st.container()
+if c.controls:
+    with row:
+        proj, colour, found, nn_k = _controls()
+else:  # a session's first run: the map first, its controls with the next run (modelstart)
+    # Their room, kept free: the map does not move when they come. (The key names the element
+    # in the page, class st-key-controls_pending: tests wait until it is gone.)
+    row.container(height=mapview.controls_px(c.d, c.presenter), border=False,
+                  key="controls_pending")
+    proj, colour, found, nn_k = mapview.settings_without_controls(c)
 
 m = mapview.current_map(c, proj)
 mapview.progress_panel(m)
@@ -84,6 +101,8 @@ with left:
     selpanel.neighbour_strip(c, nb)
 if mapview.handle_event(c, m, ev):
     st.rerun()
+if not c.controls:
+    st.stop()  # A / B beside the map, the caption and the selection below it: the next run
 
 with right:
     scale = state.image_scale(4)

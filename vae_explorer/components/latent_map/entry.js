@@ -34,6 +34,8 @@ export default function (component) {
   } catch (err) {
     console.error("latent_map update failed", err);
     inst.status.textContent = "latent map error: " + (err && err.message ? err.message : String(err));
+    // Say ready all the same: a session's first render waits for it to bring its controls.
+    try { inst.data = data; inst.reportReady(); } catch (e) { /* no trigger: nothing to do */ }
   }
   // Streamlit calls the cleanup of an out-of-date render right away; only the latest may destroy.
   return () => { if (inst.gen === gen) inst.destroy(); };

@@ -25,7 +25,11 @@ export default function (component) {
     const url = URL.createObjectURL(new Blob([head.code.src], { type: "text/javascript" }));
     m = { module: null, promise: import(url) };
     m.promise.then((mod) => { m.module = mod; URL.revokeObjectURL(url); },
-      (err) => { MODULES.delete(ref); console.error("latent_map: code failed to load", err); });
+      (err) => {
+        MODULES.delete(ref); console.error("latent_map: code failed to load", err);
+        // No map: say ready anyway, so that a session's first render gets its controls.
+        if (head.wantReady && component.setTriggerValue) component.setTriggerValue("ready", true);
+      });
     MODULES.set(ref, m);
   }
   if (!m) { // a page that lost the code (e.g. reloaded into the same session): ask for it again
