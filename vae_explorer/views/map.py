@@ -17,7 +17,6 @@ if not c.has_data:
     st.stop()
 
 
-
 def _clear_points() -> None:
     state.put("point_a", None)
     state.put("point_b", None)
