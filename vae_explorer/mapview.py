@@ -71,6 +71,12 @@ def controls_px(d: int, presenter: bool) -> int:
     return CONTROLS_PX[(d > 2, bool(presenter))]
 
 
+def controls_slot_key(d: int) -> str:
+    """The key of that free room: its class (st-key-...) gets a taller room in a narrow window
+    from the app's CSS (state.NARROW_CSS), where Streamlit stacks the columns."""
+    return "controls_pending_nd" if d > 2 else "controls_pending_2d"
+
+
 def settings_without_controls(c: state.Ctx) -> tuple[str, str, dict | None, int]:
     """What the map page's controls would return, from the session and the URL alone (a
     session's first render, drawn before its controls): (projection, colouring, search

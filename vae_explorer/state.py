@@ -402,6 +402,17 @@ def image_scale(default: int = 4) -> int:
     return 10 if st.session_state.get("presenter") else default
 
 
+# Below Streamlit's 640 px breakpoint the map page's columns stack, so the room a session's first
+# render keeps for its controls (views/map.py, mapview.CONTROLS_PX) must be taller there, or the
+# map jumps down when they come (140 px at a 412 px wide phone; measured at 412 and 360 px:
+# stacked they take 204 px over a 2-D latent, 285 px above it).
+NARROW_CSS = """@media (max-width: 640px) {
+  div[data-testid="stLayoutWrapper"]:has(> div.st-key-controls_pending_2d),
+  div.stVerticalBlock.st-key-controls_pending_2d {height: 204px !important; min-height: 204px;}
+  div[data-testid="stLayoutWrapper"]:has(> div.st-key-controls_pending_nd),
+  div.stVerticalBlock.st-key-controls_pending_nd {height: 285px !important; min-height: 285px;}
+}"""  # (min-height: these are flex items, whose height alone a flex basis overrides)
+
 # The header stays: it holds the button that opens the sidebar (checkpoint, data). The top bar
 # (vae_explorer.presenter) holds the pages and the way out.
 PRESENTER_CSS = """
@@ -413,10 +424,12 @@ div[data-testid="stMainBlockContainer"], .block-container {
   padding: 2.6rem 1.5rem 1rem 1.5rem !important; max-width: 100% !important;}
 html, body, [class*="css"] {font-size: 1.15rem;}
 img {image-rendering: pixelated;}
+""" + NARROW_CSS + """
 </style>
 """
 
-BASE_CSS = "<style>img {image-rendering: pixelated;}</style>"
+
+BASE_CSS = f"<style>img {{image-rendering: pixelated;}} {NARROW_CSS}</style>"
 
 
 def apply_css() -> None:

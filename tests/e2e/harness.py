@@ -136,13 +136,13 @@ def wait_for_app_run(page, timeout: float = 90_000) -> None:
     """Like Streamlit's e2e `wait_for_app_run`: the app exists and its script is not running;
     and not a session's first map render, whose controls come with the next run (the map's
     ready trigger's: vae_explorer.modelstart.first_render_staged; their place is held by an
-    element with the class st-key-controls_pending until then); and every element drawn: a
+    element with a class st-key-controls_pending_… until then); and every element drawn: a
     widget whose code is still loading shows as a skeleton (stSkeleton) after its run ended."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     page.wait_for_function(
         """() => { const a = document.querySelector('[data-testid="stApp"]');
                   return a && a.getAttribute('data-test-script-state') === 'notRunning'
-                    && !document.querySelector('.st-key-controls_pending')
+                    && !document.querySelector('[class*="st-key-controls_pending"]')
                     && !document.querySelector('[data-testid="stSkeleton"]'); }""",
         timeout=timeout)
 

@@ -72,9 +72,9 @@ if c.controls:
         proj, colour, found, nn_k = _controls()
 else:  # a session's first run: the map first, its controls with the next run (modelstart)
     # Their room, kept free: the map does not move when they come. (The key names the element
-    # in the page, class st-key-controls_pending: tests wait until it is gone.)
+    # in the page, class st-key-controls_pending_…: tests wait until it is gone.)
     row.container(height=mapview.controls_px(c.d, c.presenter), border=False,
-                  key="controls_pending")
+                  key=mapview.controls_slot_key(c.d))
     proj, colour, found, nn_k = mapview.settings_without_controls(c)
 
 m = mapview.current_map(c, proj)
