@@ -369,3 +369,32 @@ def test_the_map_colours_by_a_known_factor_and_colour_by_takes_over_again(env):
     linked.run()
     _ok(linked)
     assert linked.session_state["colour_factor"] == ""
+
+
+def test_the_map_above_a_higher_latent_says_what_its_projection_shows(tmp_path, monkeypatch):
+    """The slot above the map that keeps room for a projection's progress says, while none
+    runs, what the map is (it was an empty band of 64 px that read as a page still loading)."""
+    d = tmp_path / "ck"
+    make_checkpoint(d / checkpoints.DEFAULT_NAME, latent_dim=3)
+    monkeypatch.setenv("VAE_EXPLORER_CHECKPOINTS", str(d))
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    at = _app()
+    _ok(at)
+    notes = [t.value for t in at.text if "encoder means" in t.value]
+    assert len(notes) == 1 and notes[0].startswith("PCA of the 3-D encoder means"), notes
+    assert "% of it)" in notes[0]
+    assert not any("PCA explains" in c.value for c in at.caption)  # said once, above the map
+
+
+def test_map_note_names_the_projection_and_says_nothing_over_a_2d_latent():
+    import numpy as np
+
+    from vae_explorer.mapview import MapInfo, map_note
+
+    xy = np.zeros((3, 2), np.float32)
+    pca = MapInfo(xy, "knn", "pca:k", "PCA 1, PCA 2",
+                  fit={"explained_ratio": [0.234, 0.151]}, wanted="umap")
+    assert "(16-D" not in map_note(16, pca) and "(23% + 15% of it)" in map_note(16, pca)
+    umap = MapInfo(xy, "knn", "umap:k", "UMAP 1, UMAP 2", wanted="umap")
+    assert map_note(8, umap).startswith("UMAP of the 8-D encoder means:")
+    assert map_note(2, MapInfo(xy, "identity", "latent:k", "latent z1, z2", wanted="latent")) == ""

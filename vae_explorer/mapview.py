@@ -59,6 +59,24 @@ def current_map(c: state.Ctx, proj: str) -> MapInfo:
                    f"{PROJ_LABELS[proj]} 1, {PROJ_LABELS[proj]} 2", wanted=proj)
 
 
+def map_note(d: int, m: MapInfo) -> str:
+    """What the map above a d-D latent shows, in words (plain text), for the progress slot
+    while no projection runs: that slot keeps its height so the map never moves, and a band of
+    empty space there read as a page still loading."""
+    if m.wanted == "latent":
+        return ""
+    if m.key.startswith("pca:"):
+        held = ""
+        if m.fit is not None and "explained_ratio" in m.fit:
+            r = m.fit["explained_ratio"]
+            held = f" ({100 * r[0]:.0f}% + {100 * r[1]:.0f}% of it)"
+        return (f"PCA of the {d}-D encoder means: their 2 directions of most variance{held}. "
+                "UMAP and t-SNE keep near neighbours together.")
+    method = PROJ_LABELS.get(m.key.split(":", 1)[0], m.label)
+    return (f"{method} of the {d}-D encoder means: near points are near in the latent space; "
+            "gaps between clusters and their sizes mean little.")
+
+
 PROGRESS_SLOT_PX = 64  # one progress bar with its text line
 # The height of the map page's controls above the map (Chromium, 1280x900, measured in
 # tests/e2e/test_ready_e2e.py): one row of columns over a 2-D latent, the popover on a row of its
@@ -93,7 +111,8 @@ def progress_panel(m: MapInfo, key: str = "proj_retry", note: str = "") -> None:
     map on a page with two); ``note``: plain text shown in the slot when no job runs."""
     if m.wanted == "latent":  # a 1-D or 2-D latent is its own map: nothing ever runs
         return
-    slot = st.container(height=PROGRESS_SLOT_PX, border=False)
+    # (keyed: a narrow window gives the slot more height, state.NARROW_CSS, as the note wraps)
+    slot = st.container(height=PROGRESS_SLOT_PX, border=False, key=f"progress_slot_{key}")
     if m.job is None:
         if note:
             slot.text(note)

@@ -411,7 +411,10 @@ NARROW_CSS = """@media (max-width: 640px) {
   div.stVerticalBlock.st-key-controls_pending_2d {height: 204px !important; min-height: 204px;}
   div[data-testid="stLayoutWrapper"]:has(> div.st-key-controls_pending_nd),
   div.stVerticalBlock.st-key-controls_pending_nd {height: 285px !important; min-height: 285px;}
-}"""  # (min-height: these are flex items, whose height alone a flex basis overrides)
+  div[data-testid="stLayoutWrapper"]:has(> div[class*="st-key-progress_slot_"]),
+  div.stVerticalBlock[class*="st-key-progress_slot_"] {height: 112px !important; min-height: 112px;}
+}"""  # (min-height: these are flex items, whose height alone a flex basis overrides; the
+# projection's slot above the map holds a note of up to 4 lines at 360 px, mapview.map_note)
 
 # The header stays: it holds the button that opens the sidebar (checkpoint, data). The top bar
 # (vae_explorer.presenter) holds the pages and the way out.
@@ -425,6 +428,10 @@ div[data-testid="stMainBlockContainer"], .block-container {
 html, body, [class*="css"] {font-size: 1.15rem;}
 img {image-rendering: pixelated;}
 """ + NARROW_CSS + """
+@media (max-width: 640px) {
+  div[data-testid="stLayoutWrapper"]:has(> div[class*="st-key-progress_slot_"]),
+  div.stVerticalBlock[class*="st-key-progress_slot_"] {height: 150px !important; min-height: 150px;}
+}
 </style>
 """
 

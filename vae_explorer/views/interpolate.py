@@ -131,7 +131,7 @@ if c.has_data:
         proj = mapview.projection_control(c, cc[0])
         mapview.pick_target_control(cc[1])
         m = mapview.current_map(c, proj)
-        mapview.progress_panel(m)
+        mapview.progress_panel(m, note=mapview.map_note(c.d, m))
         ev = mapview.draw(c, m, "label", interpolate.path(a, b, 24, method), height=460,
                           key="latent_map_interp")
         if mapview.handle_event(c, m, ev, key="latent_map_interp"):

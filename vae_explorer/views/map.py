@@ -78,7 +78,7 @@ else:  # a session's first run: the map first, its controls with the next run (m
     proj, colour, found, nn_k = mapview.settings_without_controls(c)
 
 m = mapview.current_map(c, proj)
-mapview.progress_panel(m)
+mapview.progress_panel(m, note=mapview.map_note(c.d, m))
 if colour == "rec_err" and "rec_err" not in c.enc:
     st.caption("Colouring by reconstruction error once the reconstructions are ready.")
 if colour == "kept":
@@ -130,10 +130,7 @@ with right:
         st.button("Clear A and B", on_click=_clear_points)
 
 if not c.presenter:
-    bits = [c.data_desc, f"map: {m.label}"]
-    if m.fit is not None and m.key.startswith("pca:"):
-        r = m.fit["explained_ratio"]
-        bits.append(f"PCA explains {100 * r[0]:.0f}% + {100 * r[1]:.0f}% of the code variance")
+    bits = [c.data_desc, f"map: {m.label}"]  # what a PCA explains: above the map (map_note)
     if "rec_err" in c.enc:
         bits.append(f"mean reconstruction MSE {float(np.mean(c.enc['rec_err'])):.4f}")
     st.caption(" · ".join(bits))
