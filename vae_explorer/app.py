@@ -27,7 +27,7 @@ from streamlit import delta_generator  # noqa: E402
 from vae_training.checkpoint import CheckpointError  # noqa: E402
 
 from vae_explorer import (background, checkpoints, compute, heavy, modelstart,  # noqa: E402
-                          plaintext, presenter, sample, state, tutorial_import)
+                          plaintext, presenter, sample, state, styles, tutorial_import)
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
@@ -327,7 +327,7 @@ PAGES = [
 
 
 def main() -> None:
-    state.apply_css()
+    styles.apply_css()
     pages = {slug: st.Page(str(PAGES_DIR / f), title=t, icon=i, url_path=None if slug == "map" else slug,
                            default=(slug == "map")) for f, t, i, slug in PAGES}
     nav = st.navigation(list(pages.values()))

@@ -91,7 +91,7 @@ def controls_px(d: int, presenter: bool) -> int:
 
 def controls_slot_key(d: int) -> str:
     """The key of that free room: its class (st-key-...) gets a taller room in a narrow window
-    from the app's CSS (state.NARROW_CSS), where Streamlit stacks the columns."""
+    from the app's CSS (styles.NARROW_CSS), where Streamlit stacks the columns."""
     return "controls_pending_nd" if d > 2 else "controls_pending_2d"
 
 
@@ -111,7 +111,7 @@ def progress_panel(m: MapInfo, key: str = "proj_retry", note: str = "") -> None:
     map on a page with two); ``note``: plain text shown in the slot when no job runs."""
     if m.wanted == "latent":  # a 1-D or 2-D latent is its own map: nothing ever runs
         return
-    # (keyed: a narrow window gives the slot more height, state.NARROW_CSS, as the note wraps)
+    # (keyed: a narrow window gives the slot more height, styles.NARROW_CSS, as the note wraps)
     slot = st.container(height=PROGRESS_SLOT_PX, border=False, key=f"progress_slot_{key}")
     if m.job is None:
         if note:

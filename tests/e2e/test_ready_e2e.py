@@ -62,7 +62,7 @@ SIDEBAR_LABELS = '[data-testid="stSidebar"] [data-testid="stWidgetLabel"]'
 # (without the slot that holds them in every run, the map's place in the page would shift and
 # Streamlit mount it afresh).
 # At 412 px (a phone) Streamlit stacks the columns: the room kept for them is taller there
-# (state.NARROW_CSS); with the desktop room the map jumped 140 px (2-D) and 162 px (8-D).
+# (styles.NARROW_CSS); with the desktop room the map jumped 140 px (2-D) and 162 px (8-D).
 @pytest.mark.parametrize("ckpt,width", [("", 1280), ("shapes-rgb-conv-z8.safetensors", 1280),
                                         ("", 412), ("shapes-rgb-conv-z8.safetensors", 412)])
 def test_the_first_render_is_the_map_and_its_controls_come_without_moving_or_remounting_it(
