@@ -100,3 +100,34 @@ def test_the_first_render_is_the_map_and_its_controls_come_without_moving_or_rem
             group = page.get_by_role("radiogroup", name=label, exact=True).first
             lit = group.locator('[aria-checked="true"]').all_inner_texts()
             assert [t.strip() for t in lit] == [option], (label, lit)
+
+
+# The map's code (~70 kB, imported by loader.js from a blob: URL) made unloadable; Streamlit
+# loads the registered loader (~3 kB) from a blob: URL too, which must still work.
+BREAK_CODE = """(() => { const make = URL.createObjectURL.bind(URL);
+  URL.createObjectURL = (b) => (b && b.type === 'text/javascript' && b.size > 30000)
+    ? 'blob:' + location.origin + '/no-such-code' : make(b); })();"""
+
+
+def test_a_map_whose_code_fails_to_load_still_brings_the_controls(page, tmp_path, checkpoint_dir):
+    """The first render is the map alone and its controls wait for the map's ready: when the
+    map's code cannot load (loader.js), the loader says ready all the same, so the page is not
+    left without its controls; it does not rerun for ever asking for the code again; and the
+    map's place says what happened."""
+    failures = []
+    page.on("console", lambda m: failures.append(m.text) if "code failed to load" in m.text else 0)
+    page.add_init_script(BREAK_CODE)
+    with AppServer(tmp_path / "cache", checkpoint_dir) as srv:
+        page.goto(srv.url)
+        page.get_by_text("Colour by").first.wait_for(timeout=90_000)
+        wait_for_app_run(page)
+        assert page.locator(SIDEBAR_LABELS).count() >= 2
+        assert failures, "the map's code was expected to fail here"
+        seen = len(failures)
+        time.sleep(3)  # no loop of reruns, each asking for the code and failing again
+        assert len(failures) <= max(seen, 2), failures
+        assert not page.evaluate("() => window.__latentMaps && window.__latentMaps.latent_map")
+        # and the map's place says so, instead of staying empty
+        alert = page.locator(".lm-failed")
+        alert.wait_for(timeout=10_000)
+        assert "The map could not start in this browser" in alert.inner_text()

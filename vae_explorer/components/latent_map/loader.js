@@ -15,6 +15,23 @@ function header(data) { // the JSON header of latent_map.pack_frame's frame (or 
   return JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n)));
 }
 
+const failure = (el) => el && Array.from(el.children).find((c) => c.classList.contains("lm-failed"));
+
+function failed(el, err) { // the map's place says so (plain text), instead of staying empty
+  if (!el) return;
+  let box = failure(el);
+  if (!box) {
+    box = document.createElement("div");
+    box.className = "lm-failed";
+    box.setAttribute("role", "alert");
+    box.style.cssText = "padding:12px 16px;border:1px solid #d33;border-radius:8px;margin:8px 0";
+    el.appendChild(box);
+  }
+  box.textContent = "The map could not start in this browser (" +
+    String((err && err.message) || err).slice(0, 200) +
+    "). Reload the page to try again; the other pages work without it.";
+}
+
 export default function (component) {
   let head;
   try { head = header(component.data); } catch (err) { console.error("latent_map: bad data", err); return; }
@@ -27,6 +44,7 @@ export default function (component) {
     m.promise.then((mod) => { m.module = mod; URL.revokeObjectURL(url); },
       (err) => {
         MODULES.delete(ref); console.error("latent_map: code failed to load", err);
+        failed(component.parentElement, err);
         // No map: say ready anyway, so that a session's first render gets its controls.
         if (head.wantReady && component.setTriggerValue) component.setTriggerValue("ready", true);
       });
@@ -36,6 +54,8 @@ export default function (component) {
     if (component.setTriggerValue) component.setTriggerValue("missing", [ref]);
     return;
   }
+  const stale = failure(component.parentElement);
+  if (stale) stale.remove(); // the code is there or on its way after all (asked for again)
   if (m.module) return m.module.default(component); // every render after the first: at once
   let cleanup = null, gone = false;
   m.promise.then((mod) => { if (!gone) cleanup = mod.default(component); });
