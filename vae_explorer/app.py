@@ -331,6 +331,7 @@ def main() -> None:
     pages = {slug: st.Page(str(PAGES_DIR / f), title=t, icon=i, url_path=None if slug == "map" else slug,
                            default=(slug == "map")) for f, t, i, slug in PAGES}
     nav = st.navigation(list(pages.values()))
+    state.note_page(nav.url_path or "map")
     # A session's first run on the map page draws the map before the ~20 widgets of the sidebar
     # and the page, which come with the next run (the map's ready trigger causes it): its
     # points show ~0.45 s sooner, loaded (docs/benchmarks.md "Warm open"; vae_explorer.modelstart).

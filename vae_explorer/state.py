@@ -283,6 +283,16 @@ def _commit(key: str, clears: tuple[str, ...] = ()) -> None:
         st.session_state[other] = SETTINGS[other].default
 
 
+def note_page(page: str) -> None:
+    """Called once per run with the page it draws. A run on another page than the last mounts
+    that page's widgets afresh in the browser, which then shows a widget's own default unless
+    the run sends its value, even where a widget of the same key and label stood on the last
+    page (Projection and Next click sets are on Latent map and Interpolation): bind sends it."""
+    ss = st.session_state
+    ss["bind_all"] = ss.get("bind_page") != page
+    ss["bind_page"] = page
+
+
 def bind(key: str, clears: tuple[str, ...] = (), in_popover: bool = False) -> dict:
     """Widget kwargs for a registered setting: its own widget key, set from the canonical value,
     and a callback that writes changes back (and resets the settings in ``clears``). Use as
@@ -292,8 +302,10 @@ def bind(key: str, clears: tuple[str, ...] = (), in_popover: bool = False) -> di
     # Written only when it differs: a value written through session state is sent to the page
     # as "set this value", even when unchanged, and a run already under way when the user picks
     # something would put its old value back in the page (then into the next rerun request).
-    # A popover's widget is the exception: it needs the value with every run (see hold).
-    if in_popover or "w_" + key not in ss or not _same(ss["w_" + key], want):
+    # A popover's widget is the exception: it needs the value with every run (see hold); and so
+    # does every widget in the first run on another page (note_page).
+    fresh = in_popover or ss.get("bind_all", False)
+    if fresh or "w_" + key not in ss or not _same(ss["w_" + key], want):
         ss["w_" + key] = want
     return {"key": "w_" + key, "on_change": _commit, "args": (key, clears)}
 

@@ -204,13 +204,17 @@ def open_map(page, app_server, path: str = "/"):
     return wait_for_map(page)
 
 
-def find_isolated_point(page, key: str = "latent_map", clearance_px: float = 9) -> int:
+def find_isolated_point(page, key: str = "latent_map", clearance_px: float = 9,
+                        skip: tuple[int, ...] = ()) -> int:
     """Index of a drawn point with no other visible point within clearance_px on screen, so that
-    hovering it is unambiguous (falls back to a point that is at least its own nearest)."""
+    hovering it is unambiguous (falls back to a point that is at least its own nearest); none of
+    ``skip``."""
     return page.evaluate(
-        """([k, c]) => { const m = window.__latentMaps[k].instance, p = m.points, r = m.plotRect();
+        """([k, c, skip]) => { const m = window.__latentMaps[k].instance, p = m.points;
+                  const r = m.plotRect();
                   let fallback = -1;
                   for (let i = 0; i < p.n; i++) {
+                    if (skip.includes(i)) continue;
                     const px = m.dx(p.xy[2*i]), py = m.dy(p.xy[2*i+1]);
                     if (px < r.x + 12 || px > r.x + r.w - 12 || py < r.y + 12 || py > r.y + r.h - 12) continue;
                     if (m.nearest(px, py) !== i) continue;
@@ -220,7 +224,7 @@ def find_isolated_point(page, key: str = "latent_map", clearance_px: float = 9) 
                       const j = m.nearest(px + ox * 0.7, py + oy * 0.7);
                       if (j >= 0 && j !== i) { alone = false; break; } }
                     if (alone) return i; }
-                  return Math.max(0, fallback); }""", [key, clearance_px])
+                  return Math.max(0, fallback); }""", [key, clearance_px, list(skip)])
 
 
 def hover_point(page, i: int, key: str = "latent_map", timeout: float = 10_000) -> int:

@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
-from harness import MAP, REPO, open_popover, wait_for_app_run, wait_for_map
+from harness import (MAP, REPO, find_isolated_point, open_popover, point_client_xy,
+                     wait_for_app_run, wait_for_map)
 
 pytestmark = pytest.mark.e2e
 
@@ -87,6 +88,34 @@ def test_looking_at_interpolation_chooses_no_points(page, app_server):
     assert "a" not in query(page) and "b" not in query(page)
     page.get_by_text("A: click the map").wait_for()
     page.get_by_text("B: click the map").wait_for()
+
+
+def test_interpolation_offers_its_map_before_a_and_b_and_two_clicks_choose_them(
+        page, app_server):
+    """A newcomer on Interpolation with no A / B: the map to click them on is on the page (it
+    was only on the Latent map page before A and B were set)."""
+    goto(page, app_server, "/interpolate")
+    page.get_by_text("or click two points on the map below").wait_for()
+    key = "latent_map_interp"
+    wait_for_map(page, key, ready=False)
+    picked = []
+    for _ in range(2):
+        i = find_isolated_point(page, key, skip=tuple(picked))
+        picked.append(i)
+        page.mouse.click(*point_client_xy(page, i, key))
+        wait_for_app_run(page)
+        if len(picked) == 1:
+            page.wait_for_function("() => new URL(location.href).searchParams.get('a') !== null")
+            wait_for_map(page, key, ready=False)
+    page.wait_for_selector('.sc-root[data-ready="1"]', state="attached", timeout=60_000)
+    q = query(page)
+    assert (q.get("a"), q.get("b")) == (f"i{picked[0]}", f"i{picked[1]}"), q
+    # and the choosers, drawn empty before the clicks, say which points they are
+    # (a selectbox shows its choice in its input's value)
+    shown = page.get_by_test_id("stSelectbox").filter(has_text="Choose by").locator("input")
+    assert [shown.nth(i).input_value() for i in range(2)] == ["Dataset point"] * 2
+    index = page.get_by_test_id("stNumberInput").filter(has_text="Index").locator("input")
+    assert [int(index.nth(i).input_value()) for i in range(2)] == picked
 
 
 def test_shared_link_restores_colour_method_position_and_zoom(page, app_server):

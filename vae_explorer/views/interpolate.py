@@ -44,12 +44,30 @@ def _chosen(name: str) -> None:
         state.put(f"point_{name}", p)
 
 
+def _mode_showing(name: str, cur: dict) -> str:
+    """The chooser's mode that shows point ``cur``: its own mode while it still describes that
+    point (a label's n-th image, a prior sample's seed), else the index or the typed numbers
+    (a click on a map set it)."""
+    mode, now = ss.get(f"w_mode_{name}"), _point_from_inputs(name)
+    if cur.get("kind") == "index" and c.has_data:
+        keep = mode == "Dataset point" or (mode == "First of a label" and now == cur)
+        return mode if keep else "Dataset point"
+    if (mode == "Prior sample" and now and cur.get("kind") == "z"
+            and np.allclose(now["z"], cur["z"], atol=1e-6)):
+        return mode
+    return "Typed latent"
+
+
 def chooser(name: str) -> None:
-    """Widgets that set point_<name>; empty until the user picks."""
+    """Widgets that set point_<name>; empty until the user picks, then showing the point
+    however it was set (here, or by a click on a map)."""
     cur = ss.get(f"point_{name}")
     kind = cur.get("kind") if cur else None
-    if f"w_mode_{name}" not in ss and kind:
-        ss[f"w_mode_{name}"] = "Dataset point" if kind == "index" and c.has_data else "Typed latent"
+    # Only when the point changed since the chooser last showed it: a mode the user just picked
+    # (its own point not valid yet, e.g. an empty typed latent) stays.
+    if kind and cur != ss.get(f"interp_shown_{name}"):
+        ss[f"w_mode_{name}"] = _mode_showing(name, cur)
+    ss[f"interp_shown_{name}"] = cur
     if kind == "index":
         ss[f"w_idx_{name}"] = int(cur["index"])
     z0 = c.resolve(cur)
@@ -99,9 +117,29 @@ with head[2]:
     method = state.get("interp_method")
     k = st.slider("Frames in the filmstrip", 3, 32, 10, key="interp_k")
 
+
+
+def map_section(path_z: np.ndarray | None) -> None:
+    """The latent map with the path on it; a click sets A or B."""
+    if not c.has_data:
+        return
+    with st.expander("Path on the latent map (click to choose A / B)", expanded=not c.presenter):
+        cc = st.columns([2, 1])
+        proj = mapview.projection_control(c, cc[0])
+        mapview.pick_target_control(cc[1])
+        m = mapview.current_map(c, proj)
+        mapview.progress_panel(m, note=mapview.map_note(c.d, m))
+        ev = mapview.draw(c, m, "label", path_z, height=460, key="latent_map_interp")
+        if mapview.handle_event(c, m, ev, key="latent_map_interp"):
+            st.rerun()
+
+
 a, b = c.resolve(ss.get("point_a")), c.resolve(ss.get("point_b"))
 if a is None or b is None:
-    st.info("Choose A and B above, or click two points on the latent map.")
+    # A newcomer arrives here with neither: the map to click them on is on this page too.
+    st.info("Choose A and B above" + (", or click two points on the map below."
+                                      if c.has_data else "."))
+    map_section(None)
     st.stop()
 
 scale = state.image_scale(6)
@@ -125,14 +163,4 @@ d2.download_button("Animated GIF", interpolate.gif_bytes(compute.decode_memo(
     c.ck, interpolate.path(a, b, max(k, 24), method), c.y_cond), scale=6),
     file_name=f"interpolation-{method}.gif", mime="image/gif")
 
-if c.has_data:
-    with st.expander("Path on the latent map (click to choose A / B)", expanded=not c.presenter):
-        cc = st.columns([2, 1])
-        proj = mapview.projection_control(c, cc[0])
-        mapview.pick_target_control(cc[1])
-        m = mapview.current_map(c, proj)
-        mapview.progress_panel(m, note=mapview.map_note(c.d, m))
-        ev = mapview.draw(c, m, "label", interpolate.path(a, b, 24, method), height=460,
-                          key="latent_map_interp")
-        if mapview.handle_event(c, m, ev, key="latent_map_interp"):
-            st.rerun()
+map_section(interpolate.path(a, b, 24, method))
