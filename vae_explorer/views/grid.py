@@ -11,12 +11,12 @@ if not c.presenter:
     st.caption("Each tile is the decoder's output at one point of a plane in latent space; the "
                "axes show the latent values.")
 
-cols = st.columns(4)
+cols = st.columns([1, 1.2, 1, 0.8])  # the Range control fits down to ~1000 px
 n = cols[0].slider("Tiles per side", 3, 30, 15, key="grid_n")
 range_opts = ["prior", "data"] if c.has_data else ["prior"]
 rng_mode = cols[1].segmented_control(
-    "Range", range_opts, default="prior", key="grid_range",
-    format_func={"prior": "prior quantiles", "data": "data extent"}.get,
+    "Range from", range_opts, default="prior", key="grid_range",  # short: a column is ~170 px
+    format_func={"prior": "prior", "data": "data"}.get,
     help="Prior quantiles: equal probability mass per step under N(0, 1) (Kingma & Welling). "
          "Data extent: evenly spaced over where the encoded test images lie.") or "prior"
 q = cols[2].slider("Quantile range", 0.01, 0.2, 0.05, 0.01, key="grid_q",
