@@ -4,6 +4,39 @@ from __future__ import annotations
 
 import streamlit as st
 
+
+def _room(px_2d: int, px_nd: int) -> str:
+    """CSS: the height of the room a session's first render keeps for the map page's controls."""
+    return "\n".join(
+        f'  div[data-testid="stLayoutWrapper"]:has(> div.st-key-controls_pending_{k}),\n'
+        f'  div.stVerticalBlock.st-key-controls_pending_{k} '
+        f'{{height: {px}px !important; min-height: {px}px;}}'
+        for k, px in (("2d", px_2d), ("nd", px_nd)))
+
+
+# In a narrower main column the controls' labels and options wrap (WRAP_CSS), so their room must
+# be taller there too, or the map moves down when they come (38 px at 1024 px, 84 px at 800 px).
+# Measured in Chromium (windows of 660-1400 px, with and without the sidebar), main column
+# > 760 px: one row (mapview.CONTROLS_PX); 531-760: 102 / 161 px; 483-530: 124 / 184; 410-482:
+# 148 / 207 (the breaks move with the fonts: a few px off there, none elsewhere). Presenter
+# view's larger font: > ~795 px one row, below 110 / 175.
+# Container queries on the main column, so the sidebar's being open or not does not matter.
+MAIN_CONTAINER = 'div[data-testid="stMainBlockContainer"] {container: vae-main / inline-size;}'
+ROOM_CSS = MAIN_CONTAINER + f"""
+@container vae-main (max-width: 760.5px) {{
+{_room(102, 161)}
+}}
+@container vae-main (max-width: 530px) {{
+{_room(124, 184)}
+}}
+@container vae-main (max-width: 482px) {{
+{_room(148, 207)}
+}}"""
+PRESENTER_ROOM_CSS = MAIN_CONTAINER + f"""
+@container vae-main (max-width: 795px) {{
+{_room(110, 175)}
+}}"""
+
 # Below Streamlit's 640 px breakpoint the map page's columns stack, so the room a session's first
 # render keeps for its controls (views/map.py, mapview.CONTROLS_PX) must be taller there, or the
 # map jumps down when they come (140 px at a 412 px wide phone; measured at 412 and 360 px:
@@ -18,6 +51,11 @@ NARROW_CSS = """@media (max-width: 640px) {
 }"""  # (min-height: these are flex items, whose height alone a flex basis overrides; the
 # projection's slot above the map holds a note of up to 4 lines at 360 px, mapview.map_note)
 
+# A segmented control never wraps in Streamlit: in a narrow column its last options were cut off
+# behind a scroll bar-less overflow (Colour by read "Label | Recon. error | KL | N" in a 1024 px
+# window, a projector's). Its options wrap onto a second line instead.
+WRAP_CSS = """div.stButtonGroup > div {flex-wrap: wrap; row-gap: 0.25rem;}"""
+
 # The header stays: it holds the button that opens the sidebar (checkpoint, data). The top bar
 # (vae_explorer.presenter) holds the pages and the way out.
 PRESENTER_CSS = """
@@ -29,7 +67,7 @@ div[data-testid="stMainBlockContainer"], .block-container {
   padding: 2.6rem 1.5rem 1rem 1.5rem !important; max-width: 100% !important;}
 html, body, [class*="css"] {font-size: 1.15rem;}
 img {image-rendering: pixelated;}
-""" + NARROW_CSS + """
+""" + PRESENTER_ROOM_CSS + NARROW_CSS + WRAP_CSS + """
 @media (max-width: 640px) {
   div[data-testid="stLayoutWrapper"]:has(> div[class*="st-key-progress_slot_"]),
   div.stVerticalBlock[class*="st-key-progress_slot_"] {height: 150px !important; min-height: 150px;}
@@ -37,7 +75,7 @@ img {image-rendering: pixelated;}
 </style>
 """  # (a presenter's larger font wraps the note above the map onto more lines on a phone)
 
-BASE_CSS = f"<style>img {{image-rendering: pixelated;}} {NARROW_CSS}</style>"
+BASE_CSS = f"<style>img {{image-rendering: pixelated;}} {ROOM_CSS} {NARROW_CSS} {WRAP_CSS}</style>"
 
 
 def apply_css() -> None:

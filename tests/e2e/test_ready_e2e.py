@@ -63,7 +63,10 @@ SIDEBAR_LABELS = '[data-testid="stSidebar"] [data-testid="stWidgetLabel"]'
 # Streamlit mount it afresh).
 # At 412 px (a phone) Streamlit stacks the columns: the room kept for them is taller there
 # (styles.NARROW_CSS); with the desktop room the map jumped 140 px (2-D) and 162 px (8-D).
+# At 1024 px (a projector) the controls' options wrap (styles.WRAP_CSS) and the room follows
+# the main column's width (styles.ROOM_CSS): without it the map moved 38 px.
 @pytest.mark.parametrize("ckpt,width", [("", 1280), ("shapes-rgb-conv-z8.safetensors", 1280),
+                                        ("", 1024), ("shapes-rgb-conv-z8.safetensors", 1024),
                                         ("", 412), ("shapes-rgb-conv-z8.safetensors", 412)])
 def test_the_first_render_is_the_map_and_its_controls_come_without_moving_or_remounting_it(
         page, tmp_path, checkpoint_dir, ckpt, width):
