@@ -26,16 +26,13 @@ if ck.train.neighbour_weight > 0:
             f"space were kept close in the latent space, on top of the ELBO.")
 
 summ = checkpoints.summary(ck)
-left, right = st.columns([1, 1])
-with left:
-    st.subheader("Architecture")
-    st.metric("Parameters", f"{summ['parameters']:,}")
-    st.dataframe(pd.DataFrame({"value": {k: str(v) for k, v in summ.items()}}),
-                 width="stretch")
-with right:
-    st.subheader("Layers")
-    st.dataframe(pd.DataFrame(checkpoints.layer_table(ck.model)), hide_index=True,
-                 width="stretch")
+# One above the other, each the page's width: side by side, the layer table (~400 px of
+# columns) was cut at its right in half of a 1280 px window's main column, and both at 1024 px.
+st.subheader("Architecture")
+st.metric("Parameters", f"{summ['parameters']:,}")
+st.dataframe(pd.DataFrame({"value": {k: str(v) for k, v in summ.items()}}), width="stretch")
+st.subheader("Layers")
+st.dataframe(pd.DataFrame(checkpoints.layer_table(ck.model)), hide_index=True, width="stretch")
 
 st.subheader("Data")
 if c.has_data:

@@ -82,9 +82,10 @@ if c.factors is not None and c.enc is not None:
     m2.text("Best dimension per factor (its share, gap to the next):\n"
             + " · ".join(factors.best_dimensions(fs)))
     # Seven factor columns at their default width ran past the page's edge (y and rotation
-    # needed a horizontal scroll at 1400 px): 100 px each fits the bar and its number.
+    # needed a horizontal scroll at 1400 px); at 100 px each, five still did in a 1024 px window
+    # (589 of 533 px): 80 px fits the bar and its number.
     st.dataframe(factors.table(fs, list(order), kl), hide_index=True,
                  column_config={n: st.column_config.ProgressColumn(n, min_value=0.0, max_value=1.0,
-                                                                   format="%.2f", width=100)
+                                                                   format="%.2f", width=80)
                                 for n in fs.factor_names})
 
