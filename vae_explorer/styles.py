@@ -32,6 +32,17 @@ ROOM_CSS = MAIN_CONTAINER + f"""
 @container vae-main (max-width: 482px) {{
 {_room(148, 207)}
 }}"""
+# The slot above a map of a >2-D latent (mapview.progress_panel) holds a note of up to ~135
+# characters (mapview.map_note): 2 lines fit its 64 px; a main column under ~480 px wraps it to 3
+# (82 px), presenter view's larger font to 2 lines of 34 px (68) and below ~610 px to 3.
+_SLOT = ('div[data-testid="stLayoutWrapper"]:has(> div[class*="st-key-progress_slot_"]),\n'
+         'div.stVerticalBlock[class*="st-key-progress_slot_"] {{height: {0}px !important; '
+         'min-height: {0}px;}}')
+SLOT_CSS = f"""
+@container vae-main (max-width: 482px) {{ {_SLOT.format(86)} }}"""
+PRESENTER_SLOT_CSS = f"""
+{_SLOT.format(72)}
+@container vae-main (max-width: 610px) {{ {_SLOT.format(106)} }}"""
 PRESENTER_ROOM_CSS = MAIN_CONTAINER + f"""
 @container vae-main (max-width: 795px) {{
 {_room(110, 175)}
@@ -67,7 +78,7 @@ div[data-testid="stMainBlockContainer"], .block-container {
   padding: 2.6rem 1.5rem 1rem 1.5rem !important; max-width: 100% !important;}
 html, body, [class*="css"] {font-size: 1.15rem;}
 img {image-rendering: pixelated;}
-""" + PRESENTER_ROOM_CSS + NARROW_CSS + WRAP_CSS + """
+""" + PRESENTER_ROOM_CSS + PRESENTER_SLOT_CSS + NARROW_CSS + WRAP_CSS + """
 @media (max-width: 640px) {
   div[data-testid="stLayoutWrapper"]:has(> div[class*="st-key-progress_slot_"]),
   div.stVerticalBlock[class*="st-key-progress_slot_"] {height: 150px !important; min-height: 150px;}
@@ -75,7 +86,8 @@ img {image-rendering: pixelated;}
 </style>
 """  # (a presenter's larger font wraps the note above the map onto more lines on a phone)
 
-BASE_CSS = f"<style>img {{image-rendering: pixelated;}} {ROOM_CSS} {NARROW_CSS} {WRAP_CSS}</style>"
+BASE_CSS = (f"<style>img {{image-rendering: pixelated;}} {ROOM_CSS} {SLOT_CSS} {NARROW_CSS} "
+            f"{WRAP_CSS}</style>")
 
 
 def apply_css() -> None:

@@ -4,7 +4,7 @@ cut off; Checkpoint info's layer table lost its parameter counts at the right)."
 from __future__ import annotations
 
 import pytest
-from harness import wait_for_app_run
+from harness import DEFAULT_CKPT, wait_for_app_run
 
 PAGES = ["Latent map", "Interpolation", "Manifold grid", "Samples & traversal",
          "What it gets wrong", "Attribute vectors", "Compare", "Checkpoint info"]
@@ -31,3 +31,24 @@ def test_no_segmented_control_or_table_is_cut_off(page, app_server, width):
         if found:
             cut[name] = found
     assert not cut, cut
+
+
+SLOT = """() => [...document.querySelectorAll('div.stVerticalBlock[class*="st-key-progress_slot_"]')]
+  .map((s) => [s.clientHeight, s.scrollHeight, s.innerText.slice(0, 40)])"""
+
+
+@pytest.mark.parametrize("width,query", [(800, ""), (1024, "&present=1"), (650, "&present=1")])
+def test_the_note_above_a_projected_map_fits_its_slot(page, app_server, checkpoint_dir, width,
+                                                      query):
+    """The slot kept above a >2-D latent's map (for a projection's progress) holds a note of what
+    the map is: it wraps to 3 lines in an 800 px window and to 2 in presenter view's font, and was
+    cut at 64 px (styles.SLOT_CSS)."""
+    ck = "shapes-rgb-conv-z8.safetensors"
+    if checkpoint_dir is not None or not (DEFAULT_CKPT.parent / ck).is_file():
+        pytest.skip(f"needs the shipped {ck}")
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{app_server.url}/?ckpt={ck}{query}")
+    wait_for_app_run(page)
+    page.get_by_text("encoder means").first.wait_for()
+    slots = page.evaluate(SLOT)
+    assert slots and all(scroll <= client + 1 for client, scroll, _ in slots), slots
