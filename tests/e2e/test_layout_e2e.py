@@ -33,7 +33,8 @@ def test_no_segmented_control_or_table_is_cut_off(page, app_server, width):
     assert not cut, cut
 
 
-SLOT = """() => [...document.querySelectorAll('div.stVerticalBlock[class*="st-key-progress_slot_"]')]
+SLOT = """() => [...document.querySelectorAll(
+    'div.stVerticalBlock[class*="st-key-progress_slot_"]')]
   .map((s) => [s.clientHeight, s.scrollHeight, s.innerText.slice(0, 40)])"""
 
 

@@ -15,7 +15,8 @@ function header(data) { // the JSON header of latent_map.pack_frame's frame (or 
   return JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n)));
 }
 
-const failure = (el) => el && Array.from(el.children).find((c) => c.classList.contains("lm-failed"));
+const failure = (el) => el &&
+  Array.from(el.children).find((c) => c.classList.contains("lm-failed"));
 
 function failed(el, err) { // the map's place says so (plain text), instead of staying empty
   if (!el) return;
