@@ -160,8 +160,8 @@ def test_conditional_model_all_pages(tmp_path, monkeypatch):
 OPEN_RUN = r"""
 import json, sys, threading, time
 importers = []
-# What only a click, a selection or another page needs (imported through vae_explorer.lazy_imports)
-HEAVY = ("sklearn", "scipy", "pandas", "streamlit.emojis")
+# What only a click, a selection or another page needs (lazy_imports; PIL: encoding new atlases)
+HEAVY = ("sklearn", "scipy", "pandas", "streamlit.emojis", "PIL.Image")
 heavy = {}  # module -> the thread that first imported it
 def hook(event, args):  # the thread that first loads torch
     if event == "import" and args[0] == "torch" and not importers:
@@ -170,7 +170,8 @@ def hook(event, args):  # the thread that first loads torch
         heavy[args[0]] = threading.current_thread().name
 sys.addaudithook(hook)
 from streamlit.testing.v1 import AppTest
-from vae_explorer import compute, modelstart
+from vae_explorer import compute, modelstart, state
+state.client_connected = lambda: True  # as a browser's session: the map first, then the rest
 at = AppTest.from_file(sys.argv[1], default_timeout=120).run()
 errors = [e.message for e in at.exception]
 titles = [t.value for t in at.title]
@@ -189,6 +190,7 @@ for _ in range(2400):  # let the background work finish before the process exits
     if (c.ck.ready or c.ck.error) and (rec is not None or (job is not None and job.error)):
         break
     time.sleep(0.05)
+at.run()  # the map with its reconstructions: their atlas goes to the disk cache, as in a browser
 print(json.dumps({"errors": errors, "titles": titles, "importers": importers,
                   "before_ready": before_ready,
                   "ready": c.ck.ready, "error": c.ck.error, "recon_done": rec is not None,
@@ -398,3 +400,22 @@ def test_map_note_names_the_projection_and_says_nothing_over_a_2d_latent():
     umap = MapInfo(xy, "knn", "umap:k", "UMAP 1, UMAP 2", wanted="umap")
     assert map_note(8, umap).startswith("UMAP of the 8-D encoder means:")
     assert map_note(2, MapInfo(xy, "identity", "latent:k", "latent z1, z2", wanted="latent")) == ""
+
+
+def test_a_run_the_page_stops_still_settles_the_heap_and_starts_the_model(env, monkeypatch):
+    """A page that ends with st.stop() (here the map page without its dataset) still freezes the
+    heap and starts the background work. The end of app.main used to read session state after
+    the page, which in a stopped run raises StopException again: neither happened, and
+    Streamlit's gc after the run walked every object (40-50 ms holding the GIL while the map's
+    frame waited to be sent, measured on a warm open)."""
+    from vae_explorer import background, modelstart
+
+    calls = []
+    monkeypatch.setattr(background, "settle_heap", lambda: calls.append("settle"))
+    monkeypatch.setattr(modelstart, "start", lambda c: calls.append("start"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["ckpt"] = "mnist-mlp-z5"  # its data is not there: the map page stops
+    at.run()
+    _ok(at)
+    assert at.warning, "the map page should have stopped with a warning"
+    assert calls == ["settle", "start"]

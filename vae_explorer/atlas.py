@@ -17,8 +17,8 @@ import io
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
 
+# PIL is imported where pages are encoded or decoded: a warm open sends cached pages without it.
 MAX_SIDE = 4096
 PNG_COMPRESS_LEVEL = 1  # zlib level: 1 is ~4x faster than 6 and only ~10-20% larger here
 
@@ -112,6 +112,8 @@ def encode_png(pixels: np.ndarray, compress_level: int = PNG_COMPRESS_LEVEL) -> 
         p = p[..., 0]
     mode = "L" if p.ndim == 2 else "RGB"
     buf = io.BytesIO()
+    from PIL import Image
+
     Image.fromarray(np.ascontiguousarray(p), mode=mode).save(
         buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
@@ -137,6 +139,8 @@ def encode_webp(pixels: np.ndarray, quality: int | None = None, fast: bool = Fal
         p = p[..., 0]
     mode = "L" if p.ndim == 2 else "RGB"
     buf = io.BytesIO()
+    from PIL import Image
+
     img = Image.fromarray(np.ascontiguousarray(p), mode=mode)
     if quality is None:
         img.save(buf, format="WEBP", **(WEBP_LOSSLESS_FAST if fast else WEBP_LOSSLESS))
@@ -147,6 +151,8 @@ def encode_webp(pixels: np.ndarray, quality: int | None = None, fast: bool = Fal
 
 def decode_png(data: bytes) -> np.ndarray:
     """PNG (or WebP) bytes -> (H, W, C) uint8 (for tests and round trips)."""
+    from PIL import Image
+
     with Image.open(io.BytesIO(data)) as im:
         arr = np.asarray(im)
     return arr[..., None] if arr.ndim == 2 else arr
