@@ -160,8 +160,8 @@ def test_conditional_model_all_pages(tmp_path, monkeypatch):
 OPEN_RUN = r"""
 import json, sys, threading, time
 importers = []
-# What only a click, a selection or another page needs (lazy_imports; PIL: encoding new atlases)
-HEAVY = ("sklearn", "scipy", "pandas", "streamlit.emojis", "PIL.Image")
+# What only a click, a selection or another page needs (imported through vae_explorer.lazy_imports)
+HEAVY = ("sklearn", "scipy", "pandas", "streamlit.emojis")
 heavy = {}  # module -> the thread that first imported it
 def hook(event, args):  # the thread that first loads torch
     if event == "import" and args[0] == "torch" and not importers:
@@ -170,8 +170,7 @@ def hook(event, args):  # the thread that first loads torch
         heavy[args[0]] = threading.current_thread().name
 sys.addaudithook(hook)
 from streamlit.testing.v1 import AppTest
-from vae_explorer import compute, modelstart, state
-state.client_connected = lambda: True  # as a browser's session: the map first, then the rest
+from vae_explorer import compute, modelstart
 at = AppTest.from_file(sys.argv[1], default_timeout=120).run()
 errors = [e.message for e in at.exception]
 titles = [t.value for t in at.title]
@@ -190,7 +189,6 @@ for _ in range(2400):  # let the background work finish before the process exits
     if (c.ck.ready or c.ck.error) and (rec is not None or (job is not None and job.error)):
         break
     time.sleep(0.05)
-at.run()  # the map with its reconstructions: their atlas goes to the disk cache, as in a browser
 print(json.dumps({"errors": errors, "titles": titles, "importers": importers,
                   "before_ready": before_ready,
                   "ready": c.ck.ready, "error": c.ck.error, "recon_done": rec is not None,

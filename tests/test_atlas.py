@@ -110,3 +110,28 @@ def test_grid_cell_row0_is_top():
 def test_atlas_dataclass_nbytes():
     at = Atlas(atlas_layout(1, 2, 2), 1, [b"abc", b"de"])
     assert at.nbytes == 5
+
+
+def test_deflate_pages_round_trip_exactly_or_within_their_bits():
+    from vae_explorer.atlas import decode_deflate, dequantize, encode_deflate, quantize
+
+    rng = np.random.default_rng(0)
+    for c in (1, 3):
+        imgs = rng.integers(0, 256, (30, 7, 5, c), dtype=np.uint8)
+        at = pack_atlas(imgs, fmt="deflate")
+        assert at.format == "deflate" and at.bits == 8
+        js = at.to_json()
+        assert js["bits"] == 8 and js["pageShapes"] == [list(at.layout.page_shape(0))]
+        for i in (0, 17, 29):
+            np.testing.assert_array_equal(unpack_cell(at, i), imgs[i])
+        six = pack_atlas(imgs, fmt="deflate", bits=6)
+        for i in (0, 17, 29):
+            assert np.abs(unpack_cell(six, i).astype(int) - imgs[i]).max() <= 2
+    # Black and white survive any depth; 6 bits keep 64 levels, what map.js's table rebuilds.
+    v = np.arange(256, dtype=np.uint8)
+    assert dequantize(quantize(v, 6), 6)[[0, 255]].tolist() == [0, 255]
+    assert len(np.unique(quantize(v, 6))) == 64
+    assert dequantize(np.arange(64, dtype=np.uint8), 6).tolist() == \
+        [round(q * 255 / 63) for q in range(64)]  # the browser's Math.round(q * 255 / 63)
+    page = rng.integers(0, 256, (4, 6, 1), dtype=np.uint8)
+    np.testing.assert_array_equal(decode_deflate(encode_deflate(page), (4, 6), 1), page)

@@ -124,30 +124,3 @@ def test_without_a_client_the_first_run_is_whole(ck_dir, tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=120).run()
     _ok(at)
     assert _widgets(at) >= 3 and at.segmented_control(key="w_colour_by")
-
-
-def test_the_tab_icon_comes_with_the_controls(browser, monkeypatch):
-    """Streamlit passes a page icon through its image code, which imports PIL (~40 ms of a warm
-    open's first run): the first map render sets the title and layout, the next run the icon;
-    a first run on another page sets everything at once."""
-    import streamlit as st
-
-    calls = []
-    real = st.set_page_config
-    monkeypatch.setattr(st, "set_page_config", lambda **kw: (calls.append(kw), real(**kw))[1])
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    _ok(at)
-    assert [kw.get("page_icon") for kw in calls] == [None]
-    assert calls[0]["layout"] == "wide" and calls[0]["page_title"] == "VAE explorer"
-    calls.clear()
-    modelstart.map_drawn(at.session_state)
-    at.run()
-    _ok(at)
-    assert [kw.get("page_icon") is None for kw in calls] == [True, False]
-    assert calls[1]["page_icon"].startswith("data:image/svg+xml")
-    assert calls[1]["layout"] is None and calls[1]["initial_sidebar_state"] is None  # additive
-    calls.clear()
-    other = AppTest.from_file(APP, default_timeout=120)
-    other.switch_page("views/grid.py").run()
-    _ok(other)
-    assert (calls[-1].get("page_icon") or "").startswith("data:image/svg+xml")

@@ -43,11 +43,9 @@ ss = st.session_state
 # The 🧭 emoji as the same data: URL Streamlit's frontend draws for page_icon="🧭", written out:
 # the emoji itself made Streamlit import its emoji table (~0.1-0.2 s of a warm open's first
 # run). A ":material/…:" page icon is fetched from fonts.gstatic.com, which fails offline.
-# Set in main(), not here: Streamlit passes any other icon through its image code, which
-# imports PIL (~40 ms), so a session's first map comes without it (main()).
 PAGE_ICON = ("data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 100 100'>"
              "<text y='.9em' font-size='90'>%F0%9F%A7%AD</text></svg>")
-st.set_page_config(page_title="VAE explorer", layout="wide",
+st.set_page_config(page_title="VAE explorer", page_icon=PAGE_ICON, layout="wide",
                    initial_sidebar_state="collapsed" if ss.get("presenter") else "auto")
 
 
@@ -338,8 +336,6 @@ def main() -> None:
     # and the page, which come with the next run (the map's ready trigger causes it): its
     # points show ~0.45 s sooner, loaded (docs/benchmarks.md "Warm open"; vae_explorer.modelstart).
     controls = not modelstart.first_render_staged(ss, nav.url_path, state.client_connected())
-    if controls:  # the tab's icon: with the controls (additive: the rest of the config stays)
-        st.set_page_config(page_icon=PAGE_ICON, layout=None, initial_sidebar_state=None)
     checkpoint_sidebar(controls)
     if not controls and ("active_ck" not in ss or getattr(ss["active_ck"], "error", None)):
         st.rerun()  # no map to draw first (so no ready to bring the controls): draw everything

@@ -1,7 +1,8 @@
-"""Image atlases for the latent map: pack many small images into a few PNG pages.
+"""Image atlases for the latent map: pack many small images into a few pages.
 
 Pure functions (numpy + Pillow, no Streamlit). The browser decodes each page once and then
 copies one cell per hover, so showing a data point's image needs no server round trip.
+Pages are PNG, or "deflate": the page's raw pixel bytes zlib-compressed (encode_deflate).
 
 Layout: cells of ``cell_h x cell_w`` pixels, ``cols`` cells per row, ``per_page`` cells per page,
 row-major inside a page, pages in order. Cell ``i`` lives on page ``i // per_page`` at column
@@ -17,8 +18,8 @@ import io
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
-# PIL is imported where pages are encoded or decoded: a warm open sends cached pages without it.
 MAX_SIDE = 4096
 PNG_COMPRESS_LEVEL = 1  # zlib level: 1 is ~4x faster than 6 and only ~10-20% larger here
 
@@ -112,47 +113,56 @@ def encode_png(pixels: np.ndarray, compress_level: int = PNG_COMPRESS_LEVEL) -> 
         p = p[..., 0]
     mode = "L" if p.ndim == 2 else "RGB"
     buf = io.BytesIO()
-    from PIL import Image
-
     Image.fromarray(np.ascontiguousarray(p), mode=mode).save(
         buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
 
 
-# libwebp effort (lossless: quality is effort too). Measured on 5k shapes / 10k MNIST pages:
-# lossless quality 75 method 4 is as small as 100/6 at a third of 100/4's time (5k: 0.27 s,
-# 462 kB; PNG level 1: 0.1 s, 611 kB); lossy method 2 is within 2% of 4's size at half the time.
-# Above FAST_ABOVE images (the 70k sample: 7.7 s against PNG's 1 s, once, then disk-cached) the
-# fast setting: 2-3x PNG's time, 20% smaller than PNG on MNIST.
-WEBP_LOSSLESS = {"lossless": True, "quality": 75, "method": 4}
-WEBP_LOSSLESS_FAST = {"lossless": True, "quality": 0, "method": 1}
+# zlib effort for deflate pages. Level 8 against 9 on 5k shapes: originals 521 kB in 0.38 s
+# against 502 kB in 1.2 s (repetitive data makes 9's long match chains slow), 6-bit
+# reconstructions 686 kB in 0.2 s against 681 kB in 0.5 s; once per sample, then disk-cached.
+# Above FAST_ABOVE images (the 70k sample, 55 MB of pixels) level 6: ~1 s.
+DEFLATE_LEVEL = 8
+DEFLATE_LEVEL_FAST = 6
 FAST_ABOVE = 20_000
-WEBP_LOSSY_METHOD = 2
 
 
-def encode_webp(pixels: np.ndarray, quality: int | None = None, fast: bool = False) -> bytes:
-    """(H, W, 1|3) or (H, W) uint8 -> WebP bytes: lossless unless ``quality`` (0-100) is given.
-    Lossless WebP is 15-25% smaller than PNG on the explorer's pages (5k shapes: originals 611
-    -> 462 kB, reconstructions 1155 -> 952 kB); one channel is stored as grey RGB."""
-    p = np.asarray(pixels)
-    if p.ndim == 3 and p.shape[-1] == 1:
-        p = p[..., 0]
-    mode = "L" if p.ndim == 2 else "RGB"
-    buf = io.BytesIO()
-    from PIL import Image
+def quantize(pixels: np.ndarray, bits: int) -> np.ndarray:
+    """uint8 values 0..255 -> 0..2**bits-1 (rounded); dequantize() maps them back."""
+    if bits >= 8:
+        return np.asarray(pixels, np.uint8)
+    top = (1 << bits) - 1
+    return np.rint(np.asarray(pixels, np.float32) * (top / 255.0)).astype(np.uint8)
 
-    img = Image.fromarray(np.ascontiguousarray(p), mode=mode)
-    if quality is None:
-        img.save(buf, format="WEBP", **(WEBP_LOSSLESS_FAST if fast else WEBP_LOSSLESS))
-    else:
-        img.save(buf, format="WEBP", quality=int(quality), method=WEBP_LOSSY_METHOD)
-    return buf.getvalue()
+
+def dequantize(q: np.ndarray, bits: int) -> np.ndarray:
+    """0..2**bits-1 -> 0..255, as the browser does (black stays 0, white 255)."""
+    if bits >= 8:
+        return np.asarray(q, np.uint8)
+    top = (1 << bits) - 1
+    return np.rint(np.asarray(q, np.float32) * (255.0 / top)).astype(np.uint8)
+
+
+def encode_deflate(pixels: np.ndarray, bits: int = 8, level: int = DEFLATE_LEVEL) -> bytes:
+    """(H, W, C) uint8 -> zlib stream of its raw bytes (row-major, channels last), each value
+    kept to ``bits`` bits. The browser inflates it with DecompressionStream("deflate"): ~15 ms
+    of a worker for a 2k x 2k page, against ~60-90 ms to decode the same page as WebP and read
+    its pixels back from a canvas (docs/benchmarks.md "Warm open")."""
+    import zlib
+
+    return zlib.compress(np.ascontiguousarray(quantize(pixels, bits)).tobytes(), level)
+
+
+def decode_deflate(data: bytes, shape: tuple[int, int], channels: int, bits: int = 8) -> np.ndarray:
+    """A deflate page back to (H, W, C) uint8 (for tests and round trips)."""
+    import zlib
+
+    q = np.frombuffer(zlib.decompress(data), np.uint8).reshape(shape[0], shape[1], channels)
+    return dequantize(q, bits)
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """PNG (or WebP) bytes -> (H, W, C) uint8 (for tests and round trips)."""
-    from PIL import Image
-
+    """PNG bytes -> (H, W, C) uint8 (for tests and round trips)."""
     with Image.open(io.BytesIO(data)) as im:
         arr = np.asarray(im)
     return arr[..., None] if arr.ndim == 2 else arr
@@ -163,43 +173,54 @@ class Atlas:
     layout: AtlasLayout
     channels: int
     pages: list[bytes] = field(default_factory=list)
-    format: str = "png"  # png | webp
+    format: str = "png"  # png | deflate
+    bits: int = 8  # deflate pages: bits kept per value
 
     @property
     def nbytes(self) -> int:
         return sum(len(p) for p in self.pages)
 
     def to_json(self) -> dict:
-        """JSON-ready description with base64 PNG pages (what the browser receives)."""
+        """JSON-ready description with base64 pages (what the browser receives)."""
         d = self.layout.to_json()
         d["channels"] = self.channels
         d["format"] = self.format
         d["pages"] = [base64.b64encode(p).decode("ascii") for p in self.pages]
+        if self.format == "deflate":  # raw pixels: the page sizes and value depth travel along
+            d["bits"] = self.bits
+            d["pageShapes"] = [list(self.layout.page_shape(p)) for p in range(self.layout.pages)]
         return d
+
+    def page_pixels(self, page: int) -> np.ndarray:
+        """One page decoded to (H, W, C) uint8 (slow; for tests)."""
+        if self.format == "deflate":
+            return decode_deflate(self.pages[page], self.layout.page_shape(page), self.channels,
+                                  self.bits)
+        return decode_png(self.pages[page])[..., :self.channels]
 
 
 def pack_atlas(images: np.ndarray, max_side: int = MAX_SIDE,
                compress_level: int = PNG_COMPRESS_LEVEL, fmt: str = "png",
-               quality: int | None = None) -> Atlas:
-    """Pack (N, H, W, C) uint8 images into PNG pages, or WebP ones (fmt="webp": lossless, or
-    lossy at ``quality``)."""
+               bits: int = 8) -> Atlas:
+    """Pack (N, H, W, C) uint8 images into PNG pages, or deflate ones (fmt="deflate", keeping
+    ``bits`` bits per value: 8 is lossless)."""
     a = as_nhwc_uint8(images)
     n, h, w, c = a.shape
     layout = atlas_layout(n, h, w, max_side)
-    if fmt == "webp":
-        fast = n > FAST_ABOVE
-        pages = [encode_webp(page_array(a, layout, p), quality, fast) for p in range(layout.pages)]
-    elif fmt == "png":
+    if fmt == "deflate":
+        level = DEFLATE_LEVEL_FAST if n > FAST_ABOVE else DEFLATE_LEVEL
+        pages = [encode_deflate(page_array(a, layout, p), bits, level) for p in range(layout.pages)]
+        return Atlas(layout, c, pages, fmt, bits)
+    if fmt == "png":
         pages = [encode_png(page_array(a, layout, p), compress_level) for p in range(layout.pages)]
-    else:
-        raise ValueError(f"unknown atlas format {fmt!r}")
-    return Atlas(layout, c, pages, fmt)
+        return Atlas(layout, c, pages, fmt)
+    raise ValueError(f"unknown atlas format {fmt!r}")
 
 
 def unpack_cell(atlas: Atlas, i: int) -> np.ndarray:
     """Read cell i back from the encoded pages (slow: decodes a page; for tests)."""
     page, x, y = atlas.layout.cell(i)
-    arr = decode_png(atlas.pages[page])[..., :atlas.channels]  # grey WebP decodes as RGB
+    arr = atlas.page_pixels(page)
     return arr[y:y + atlas.layout.cell_h, x:x + atlas.layout.cell_w]
 
 

@@ -7,15 +7,9 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from PIL import Image, ImageDraw
-
-# PIL is imported where it is used: a warm open's first script run draws the map from cached
-# atlases without it (~40 ms of imports, on the critical path; docs/benchmarks.md "Warm open").
+from PIL import Image, ImageDraw, ImageFont
 
 
 def to_uint8(x_unit) -> np.ndarray:
@@ -51,8 +45,6 @@ def upscale_to(img: np.ndarray, target: int) -> np.ndarray:
 
 
 def to_pil(img: np.ndarray) -> Image.Image:
-    from PIL import Image
-
     img = np.asarray(img, dtype=np.uint8)
     if img.ndim == 3 and img.shape[2] == 1:
         return Image.fromarray(img[:, :, 0], mode="L")
@@ -107,8 +99,6 @@ def tile(images: np.ndarray, ncols: int, pad: int = 0, pad_value: int = 255) -> 
 
 @lru_cache(maxsize=8)
 def font(size: int = 14):
-    from PIL import ImageFont
-
     try:
         return ImageFont.load_default(size=size)
     except Exception:  # Pillow without FreeType: fixed bitmap font
@@ -128,8 +118,6 @@ def labelled_grid(images: np.ndarray, nrows: int, ncols: int, *, scale: int = 1,
 
     col_labels go under each column, row_labels left of each row, titles along the axes.
     """
-    from PIL import Image, ImageDraw
-
     images = upscale(np.asarray(images, np.uint8), scale)
     n, h, w, _ = images.shape
     assert n == nrows * ncols, "need nrows*ncols images"

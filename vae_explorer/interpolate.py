@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from PIL import Image
 
 from .images import png_bytes, tile, to_pil, upscale
 
@@ -73,8 +74,6 @@ def gif_bytes(images: np.ndarray, scale: int = 4, duration_ms: int = 80,
     """Animated GIF of the frames (nearest-neighbour upscaled), looping forever.
 
     boomerang plays A -> B -> A; the end frames are held for hold_ms."""
-    from PIL import Image
-
     frames = [to_pil(f) for f in upscale(np.asarray(images, np.uint8), scale)]
     durations = [duration_ms] * len(frames)
     if durations:

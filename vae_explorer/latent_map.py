@@ -33,7 +33,7 @@ import numpy as np
 
 from vae_explorer import cache, cursor, selection as selmod
 # Payload encodings live in vae_explorer.wire; named here too for callers and tests.
-from vae_explorer.wire import (ATLAS_FORMAT, RECON_QUALITY, ZHEAD, atlas_payload,  # noqa: F401
+from vae_explorer.wire import (ATLAS_FORMAT, MODEL_BITS, ZHEAD, atlas_payload,  # noqa: F401
                                grid_payload, pack_frame, points_payload, unpack_frame)
 from vae_explorer.atlas import PNG_COMPRESS_LEVEL, content_hash
 
@@ -156,7 +156,7 @@ def _get_payload(ref: str, build, on_disk: bool = False) -> dict:
     if p is not None:
         return p
     what = "latent-map-payload"
-    params = {"v": 3, "png_level": PNG_COMPRESS_LEVEL, "fmt": ATLAS_FORMAT, "q": RECON_QUALITY}
+    params = {"v": 4, "png_level": PNG_COMPRESS_LEVEL, "fmt": ATLAS_FORMAT, "bits": MODEL_BITS}
     if on_disk:
         got = cache.load(ref, what, params)
         if got is not None:
@@ -216,10 +216,10 @@ def build_data(xy, labels, label_names, images, recons, grid_images, grid_extent
         arr = np.asarray(arr)
         if arr.shape[0] != n:
             raise ValueError(f"{name} has {arr.shape[0]} images for {n} points")
-        # The tag keeps a lossy reconstruction atlas apart from a lossless one of the same pixels.
+        # The tag keeps a reconstruction atlas (MODEL_BITS) apart from an exact one of the same pixels.
         ref = _array_hash("atl-" if name == "orig" else "rec-", arr)
-        q = RECON_QUALITY if name == "recon" else None
-        payloads[ref] = _get_payload(ref, lambda a=arr, q=q: atlas_payload(a, quality=q),
+        bits = MODEL_BITS if name == "recon" else 8
+        payloads[ref] = _get_payload(ref, lambda a=arr, b=bits: atlas_payload(a, bits=b),
                                      on_disk=True)
         refs[name] = ref
         t[name] = time.perf_counter() - t1

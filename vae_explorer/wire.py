@@ -68,17 +68,20 @@ def points_payload(xy: np.ndarray, labels: np.ndarray | None,
 
 
 # What a student downloads on opening a map is mostly these pages (issue 12: <= 1.5 MB for the
-# default one). Originals and decoded grids go lossless; reconstructions, the largest part
-# (smooth, 256-level model outputs PNG barely compresses), go lossy at RECON_QUALITY: 5k shapes
-# 1155 -> 645 kB, mean error 0.5 grey levels of 255 (max 13), where the model's own
-# reconstruction error is what the map's "Recon. error" colours, computed before encoding.
-# Views decoded on demand stay PNG: encoding speed is their latency.
-ATLAS_FORMAT = "webp"
-RECON_QUALITY = 90
+# default one), and decoding them is most of what the browser does between the map's points and
+# its hover images. Deflate pages (atlas.encode_deflate) inflate in ~15 ms a page in a worker,
+# where WebP took ~60-90 ms to decode and read back from a canvas (2 cores: that CPU came out
+# of drawing the page; docs/benchmarks.md "Warm open"). Originals stay exact; what the model
+# outputs (reconstructions, decoded grids) keeps MODEL_BITS bits a value: at most 2 grey levels
+# of 255 off (mean 1.5), where lossy WebP (quality 90) was 0.5 off on average but up to 13 near
+# edges, at the same size (5k shapes: 686 against 653 kB). The map's "Recon. error" is computed
+# before any of this. Views decoded on demand stay PNG: encoding speed is their latency.
+ATLAS_FORMAT = "deflate"
+MODEL_BITS = 6
 
 
-def atlas_payload(images: np.ndarray, fmt: str = ATLAS_FORMAT, quality: int | None = None) -> dict:
-    d = pack_atlas(images, fmt=fmt, quality=quality).to_json()
+def atlas_payload(images: np.ndarray, fmt: str = ATLAS_FORMAT, bits: int = 8) -> dict:
+    d = pack_atlas(images, fmt=fmt, bits=bits).to_json()
     d["kind"] = "atlas"
     return d
 
@@ -89,7 +92,7 @@ ZHEAD = 3  # latent dims per grid cell sent for the readout ("decodes z = (a, b,
 def grid_payload(images: np.ndarray, latents: np.ndarray | None, fmt: str = ATLAS_FORMAT) -> dict:
     """A decoded grid's atlas, with (for maps that are not the latent itself) the first ZHEAD
     dims and the norm of the latent each cell decodes: 16 bytes a cell."""
-    d = atlas_payload(images, fmt)
+    d = atlas_payload(images, fmt, MODEL_BITS)
     if latents is not None:
         z = np.asarray(latents, np.float32).reshape(len(latents), -1)
         d["zdim"] = int(z.shape[1])

@@ -102,6 +102,7 @@ Object.assign(LatentMap.prototype, {
     this.stats.drawMs = ms;
     this.stats.points = drawn;
     this.stats.totalPoints = p ? p.n : 0;
+    if (drawn && this.stats.pointsAt == null) this.stats.pointsAt = performance.now(); // ms after navigation
     this.root.setAttribute("data-points", String(drawn));
     this.root.setAttribute("data-draw-ms", ms.toFixed(1));
     const changed = this.view && this.initialView &&

@@ -159,10 +159,13 @@ Object.assign(LatentMap.prototype, {
     this.hint.hidden = true;
     if (h.kind === "point") {
       this.caption.textContent = this.pointCaption(h.index);
-      if (A.orig) this.putCell(0, A.orig, h.index, "original");
+      let want = 0, shown = 0;
+      if (A.orig) { want++; shown += this.putCell(0, A.orig, h.index, "original"); }
       else { this.slots[0].fig.hidden = false; this.slots[0].fig.classList.add("empty"); this.slots[0].cap.textContent = "original not available (dataset absent)"; }
-      if (A.recon) this.putCell(1, A.recon, h.index, "reconstruction");
+      if (A.recon) { want++; shown += this.putCell(1, A.recon, h.index, "reconstruction"); }
       else this.slots[1].fig.hidden = true;
+      // When a point's images were first all on screen: the warm-open benchmark's "ready".
+      if (want && shown === want && this.stats.hoverImagesAt == null) this.stats.hoverImagesAt = performance.now();
     } else if (h.kind === "grid") {
       const g = h.grid.g, asking = this.askPending();
       this.caption.textContent = h.near

@@ -161,6 +161,8 @@ class LatentMap {
     this.root.setAttribute("data-ready", pending.length ? "0" : "1");
     if (pending.length) {
       const gen = this.gen;
+      // A hovered point shows each image as soon as its atlas is decoded (originals first).
+      for (const e of pending) e.promise.then(() => { if (this.gen === gen) this.refreshHover(); });
       Promise.all(pending.map((e) => e.promise)).then(() => {
         if (this.gen !== gen) return;
         this.stats.atlasesReady = true;

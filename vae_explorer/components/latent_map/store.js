@@ -117,7 +117,30 @@ function decodePoints(p) {
 // 150-450 ms of main-thread time per 2048x2048 page, ~2.2 s for 70k points in 8 pages, during
 // which pan, zoom and hover stall. A Web Worker (from an inline source, so no extra file to
 // serve) does it off the main thread; the main thread only receives the pixel buffers.
-function decodePagePixels(bytes, channels, makeCanvas, type) {
+// The map's own atlases come as "deflate" pages (vae_explorer/atlas.py encode_deflate): the raw
+// pixels zlib-compressed, each value kept to `bits` bits. Inflating one is ~15 ms, where an
+// image format's decode and canvas read-back took 60-90 ms of the same two cores.
+function inflatePage(bytes, channels, shape, bits) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Response(stream).arrayBuffer().then((buf) => {
+    const h = shape[0], w = shape[1], raw = new Uint8Array(buf);
+    if (raw.length !== w * h * channels) throw new Error(`atlas page of ${raw.length} bytes, not ${w}x${h}x${channels}`);
+    if (bits < 8) { // back to 0..255 as atlas.dequantize does
+      const top = (1 << bits) - 1, lut = new Uint8Array(top + 1);
+      for (let v = 0; v <= top; v++) lut[v] = Math.round((v * 255) / top);
+      for (let i = 0; i < raw.length; i++) raw[i] = lut[raw[i]];
+    }
+    if (channels === 1) return { w, h, data: raw };
+    const rgba = new Uint8Array(w * h * 4); // colour pages are read as RGBA (hover.js putCell)
+    for (let i = 0, k = 0, q = 0; i < w * h; i++, k += 4, q += 3) {
+      rgba[k] = raw[q]; rgba[k + 1] = raw[q + 1]; rgba[k + 2] = raw[q + 2]; rgba[k + 3] = 255;
+    }
+    return { w, h, data: rgba };
+  });
+}
+
+function decodePagePixels(bytes, channels, makeCanvas, type, shape, bits) {
+  if (type === "deflate") return inflatePage(bytes, channels, shape, bits);
   return createImageBitmap(new Blob([bytes], { type: type || "image/png" }),
     { premultiplyAlpha: "none", colorSpaceConversion: "none" }).then((bmp) => {
     const w = bmp.width, h = bmp.height;
@@ -136,10 +159,11 @@ function decodePagePixels(bytes, channels, makeCanvas, type) {
 
 const WORKER_SRC = `
 ${b64bytes.toString()}
+${inflatePage.toString()}
 ${decodePagePixels.toString()}
 onmessage = (e) => {
-  const { id, b64, channels, type } = e.data;
-  decodePagePixels(b64bytes(b64), channels, (w, h) => new OffscreenCanvas(w, h), type).then(
+  const { id, b64, channels, type, shape, bits } = e.data;
+  decodePagePixels(b64bytes(b64), channels, (w, h) => new OffscreenCanvas(w, h), type, shape, bits).then(
     (r) => postMessage({ id, w: r.w, h: r.h, data: r.data }, [r.data.buffer]),
     (err) => postMessage({ id, error: String(err && err.message || err) }));
 };`;
@@ -164,14 +188,14 @@ function decodeWorker() {
   return WORKER || null;
 }
 
-async function decodeAtlasPage(b64, channels, type) {
+async function decodeAtlasPage(b64, channels, type, shape, bits) {
   const w = typeof OffscreenCanvas === "function" ? decodeWorker() : null;
   if (w) {
     try {
       const page = await new Promise((resolve, reject) => {
         const id = ++WORKER_SEQ;
         WORKER_WAIT.set(id, { resolve, reject });
-        w.postMessage({ id, b64, channels, type }); // copied, not transferred: the fallback may need it
+        w.postMessage({ id, b64, channels, type, shape, bits }); // copied, not transferred: the fallback may need it
       });
       window.__latentMapStats.workerPages = (window.__latentMapStats.workerPages || 0) + 1;
       return page;
@@ -181,13 +205,14 @@ async function decodeAtlasPage(b64, channels, type) {
   }
   return decodePagePixels(b64bytes(b64), channels, (cw, ch) =>
     typeof OffscreenCanvas === "function" ? new OffscreenCanvas(cw, ch)
-      : Object.assign(document.createElement("canvas"), { width: cw, height: ch }), type);
+      : Object.assign(document.createElement("canvas"), { width: cw, height: ch }), type, shape, bits);
 }
 
 async function decodeAtlas(p) {
   const t0 = performance.now();
-  const type = "image/" + (p.format || "png"); // webp: latent_map.ATLAS_FORMAT
-  const pages = await Promise.all(p.pages.map((b) => decodeAtlasPage(b, p.channels, type)));
+  const type = p.format === "deflate" ? "deflate" : "image/" + (p.format || "png");
+  const pages = await Promise.all(p.pages.map((b, i) =>
+    decodeAtlasPage(b, p.channels, type, (p.pageShapes || [])[i], p.bits || 8)));
   const a = { kind: "atlas", count: p.count, cellW: p.cellW, cellH: p.cellH, cols: p.cols,
               perPage: p.perPage, channels: p.channels, pages, decodeMs: performance.now() - t0 };
   if (p.zhead) { // decoded grids of projected maps: the latent of each cell (first dims, norm)
