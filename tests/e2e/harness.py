@@ -97,14 +97,14 @@ class AppServer:
         except OSError:
             return False
 
-    def wait_healthy(self, timeout: float) -> None:
+    def wait_healthy(self, timeout: float, poll: float = 0.1) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"streamlit exited with {self.proc.returncode}; log: {self.log_path}")
             if self.healthy():
                 return
-            time.sleep(0.1)
+            time.sleep(poll)
         raise TimeoutError(f"streamlit not healthy after {timeout} s; log: {self.log_path}")
 
     def stop(self) -> None:
