@@ -195,7 +195,12 @@ def test_the_maps_code_goes_to_a_session_once_not_with_every_render(tmp_path):
 
     first = element()
     data = lm.unpack_frame(first.bytes)
-    assert data["code"]["ref"] == data["codeRef"] and "export default" in data["code"]["src"]
+    import zlib
+
+    assert data["code"]["ref"] == data["codeRef"]
+    src = zlib.decompress(data["code"]["z"]).decode()
+    assert "export default" in src and src == lm.js_source()
+    assert len(data["code"]["z"]) < 0.35 * len(src.encode())  # compressed: ~20 of ~80 kB
     assert len(first.js_content) < 5_000  # the registered loader, sent with every render
     at.session_state["sel"] = [1, 2]
     at.run()

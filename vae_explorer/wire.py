@@ -132,7 +132,10 @@ def pack_frame(data: dict) -> bytes:
         if "pages" in q:
             q["pages"] = [raw(s) for s in q["pages"]]
         blobs[ref] = q
-    head = json.dumps({**data, "blobs": blobs}, separators=(",", ":")).encode()
+    out = {**data, "blobs": blobs}
+    if isinstance((data.get("code") or {}).get("z"), str):  # the map's code, compressed
+        out["code"] = {**data["code"], "z": raw(data["code"]["z"])}
+    head = json.dumps(out, separators=(",", ":")).encode()
     return FRAME_MAGIC + len(head).to_bytes(4, "little") + head + b"".join(chunks)
 
 
@@ -147,6 +150,8 @@ def unpack_frame(frame: bytes) -> dict:
     def get(v):
         return body[v["$bin"][0]:v["$bin"][0] + v["$bin"][1]] if isinstance(v, dict) else v
 
+    if "code" in data:
+        data["code"]["z"] = get(data["code"]["z"])
     for p in data.get("blobs", {}).values():
         for f in _BIN_FIELDS:
             if f in p:

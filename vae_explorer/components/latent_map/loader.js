@@ -1,7 +1,8 @@
 // The component's registered code: a small loader. The map's own code (latent_map.js_source(),
-// ~70 kB) comes in the data of a session's first render only ({"code": {"ref", "src"}}, named by
-// "codeRef" in every render) and is imported once from a blob: URL; a component's registered
-// js goes with every render, so sending the map's code that way cost every click ~70 kB.
+// ~80 kB, ~20 kB zlib-compressed) comes in the data of a session's first render only ({"code":
+// {"ref", "z"}}, named by "codeRef" in every render) and is imported once from a blob: URL; a
+// component's registered js goes with every render, so sending the map's code that way cost
+// every click ~70 kB.
 const MODULES = globalThis.__latentMapModules || (globalThis.__latentMapModules = new Map());
 
 function header(data) { // the JSON header of latent_map.pack_frame's frame (or plain JSON bytes)
@@ -12,7 +13,18 @@ function header(data) { // the JSON header of latent_map.pack_frame's frame (or 
     return JSON.parse(new TextDecoder().decode(b));
   }
   const n = new DataView(b.buffer, b.byteOffset + 4, 4).getUint32(0, true);
-  return JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n)));
+  const head = JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n)));
+  const z = head.code && head.code.z;
+  if (z && z.$bin) head.code.z = b.slice(8 + n + z.$bin[0], 8 + n + z.$bin[0] + z.$bin[1]);
+  return head;
+}
+
+function importCode(z) { // the map's code: inflate (zlib), then import it as a module
+  const text = new Response(new Blob([z]).stream().pipeThrough(new DecompressionStream("deflate")));
+  return text.blob().then((src) => {
+    const url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+    return import(url).finally(() => URL.revokeObjectURL(url));
+  });
 }
 
 const failure = (el) => el &&
@@ -40,9 +52,8 @@ export default function (component) {
   if (!ref) return;
   let m = MODULES.get(ref);
   if (!m && head.code && head.code.ref === ref) {
-    const url = URL.createObjectURL(new Blob([head.code.src], { type: "text/javascript" }));
-    m = { module: null, promise: import(url) };
-    m.promise.then((mod) => { m.module = mod; URL.revokeObjectURL(url); },
+    m = { module: null, promise: importCode(head.code.z) };
+    m.promise.then((mod) => { m.module = mod; },
       (err) => {
         MODULES.delete(ref); console.error("latent_map: code failed to load", err);
         failed(component.parentElement, err);
