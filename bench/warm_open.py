@@ -355,8 +355,8 @@ def main() -> None:
                 bcpus["app"].append(a["browser_cpu"])
                 runs["app"].append(a)
                 print(f"  {r:>5}  {'app':<6} {a['total']:>8.2f} {a['seen']:>6.2f} "
-                      f"{a['healthy']:>8.2f} {a['points']:>7.2f} {a['atlases']:>8.2f} {a['cpu']:>8.2f} "
-                      f"{a['browser_cpu']:>8.2f} {loads[-1]:>6.2f} {_more(a)}")
+                      f"{a['healthy']:>8.2f} {a['points']:>7.2f} {a['atlases']:>8.2f} "
+                      f"{a['cpu']:>8.2f} {a['browser_cpu']:>8.2f} {loads[-1]:>6.2f} {_more(a)}")
                 if args.compare_with:
                     o = app_run(browser, other_cache, root=args.compare_with.resolve(),
                                 chromium=chromium)
@@ -368,8 +368,8 @@ def main() -> None:
                     loads.append(load1())
                     busy.append(others_busy())
                     print(f"  {r:>5}  {'other':<6} {o['total']:>8.2f} {o['seen']:>6.2f} "
-                          f"{o['healthy']:>8.2f} {o['points']:>7.2f} {o['atlases']:>8.2f} {o['cpu']:>8.2f} "
-                          f"{o['browser_cpu']:>8.2f} {loads[-1]:>6.2f} {_more(o)}")
+                          f"{o['healthy']:>8.2f} {o['points']:>7.2f} {o['atlases']:>8.2f} "
+                          f"{o['cpu']:>8.2f} {o['browser_cpu']:>8.2f} {loads[-1]:>6.2f} {_more(o)}")
         finally:
             browser.close()
     fm, am = statistics.median(floors), statistics.median(apps)
@@ -404,10 +404,10 @@ def main() -> None:
             print(f"  | {name} | {spread(which, 'browser_cpu_points')} | "
                   f"{spread(which, 'browser_cpu_ready')} | {spread(which, 'controls')} |")
     sm = {k: statistics.median(v) for k, v in seens.items() if v}
+    other = (f", other {sm['other']:.2f} s = {sm['other'] / sm['floor']:.2f}x" if others else "")
     print(f"\n  as Playwright noticed them (its polling and round trips, the measure before "
           f"2026-12-05 evening): floor {sm['floor']:.2f} s, explorer {sm['app']:.2f} s = "
-          f"{sm['app'] / sm['floor']:.2f}x" + (f", other {sm['other']:.2f} s = "
-                                               f"{sm['other'] / sm['floor']:.2f}x" if others else ""))
+          f"{sm['app'] / sm['floor']:.2f}x" + other)
     print(f"\n  ratio of medians: {am / fm:.2f}x the floor ({am - fm:+.2f} s); target <= 1.3x; "
           f"1-min load during the runs {min(loads):.1f}-{max(loads):.1f}; cores other processes "
           f"kept busy between runs {min(busy):.2f}-{max(busy):.2f} "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,15 +149,11 @@ def encode_deflate(pixels: np.ndarray, bits: int = 8, level: int = DEFLATE_LEVEL
     kept to ``bits`` bits. The browser inflates it with DecompressionStream("deflate"): ~15 ms
     of a worker for a 2k x 2k page, against ~60-90 ms to decode the same page as WebP and read
     its pixels back from a canvas (docs/benchmarks.md "Warm open")."""
-    import zlib
-
     return zlib.compress(np.ascontiguousarray(quantize(pixels, bits)).tobytes(), level)
 
 
 def decode_deflate(data: bytes, shape: tuple[int, int], channels: int, bits: int = 8) -> np.ndarray:
     """A deflate page back to (H, W, C) uint8 (for tests and round trips)."""
-    import zlib
-
     q = np.frombuffer(zlib.decompress(data), np.uint8).reshape(shape[0], shape[1], channels)
     return dequantize(q, bits)
 

@@ -102,7 +102,8 @@ Object.assign(LatentMap.prototype, {
     this.stats.drawMs = ms;
     this.stats.points = drawn;
     this.stats.totalPoints = p ? p.n : 0;
-    if (drawn && this.stats.pointsAt == null) this.stats.pointsAt = performance.now(); // ms after navigation
+    // First points on screen, ms after navigation start (bench/warm_open.py).
+    if (drawn && this.stats.pointsAt == null) this.stats.pointsAt = performance.now();
     this.root.setAttribute("data-points", String(drawn));
     this.root.setAttribute("data-draw-ms", ms.toFixed(1));
     const changed = this.view && this.initialView &&

@@ -165,7 +165,9 @@ Object.assign(LatentMap.prototype, {
       if (A.recon) { want++; shown += this.putCell(1, A.recon, h.index, "reconstruction"); }
       else this.slots[1].fig.hidden = true;
       // When a point's images were first all on screen: the warm-open benchmark's "ready".
-      if (want && shown === want && this.stats.hoverImagesAt == null) this.stats.hoverImagesAt = performance.now();
+      if (want && shown === want && this.stats.hoverImagesAt == null) {
+        this.stats.hoverImagesAt = performance.now();
+      }
     } else if (h.kind === "grid") {
       const g = h.grid.g, asking = this.askPending();
       this.caption.textContent = h.near

@@ -124,7 +124,9 @@ function inflatePage(bytes, channels, shape, bits) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
   return new Response(stream).arrayBuffer().then((buf) => {
     const h = shape[0], w = shape[1], raw = new Uint8Array(buf);
-    if (raw.length !== w * h * channels) throw new Error(`atlas page of ${raw.length} bytes, not ${w}x${h}x${channels}`);
+    if (raw.length !== w * h * channels) {
+      throw new Error(`atlas page of ${raw.length} bytes, not ${w}x${h}x${channels}`);
+    }
     if (bits < 8) { // back to 0..255 as atlas.dequantize does
       const top = (1 << bits) - 1, lut = new Uint8Array(top + 1);
       for (let v = 0; v <= top; v++) lut[v] = Math.round((v * 255) / top);
@@ -163,7 +165,8 @@ ${inflatePage.toString()}
 ${decodePagePixels.toString()}
 onmessage = (e) => {
   const { id, b64, channels, type, shape, bits } = e.data;
-  decodePagePixels(b64bytes(b64), channels, (w, h) => new OffscreenCanvas(w, h), type, shape, bits).then(
+  const canvas = (w, h) => new OffscreenCanvas(w, h);
+  decodePagePixels(b64bytes(b64), channels, canvas, type, shape, bits).then(
     (r) => postMessage({ id, w: r.w, h: r.h, data: r.data }, [r.data.buffer]),
     (err) => postMessage({ id, error: String(err && err.message || err) }));
 };`;
@@ -195,7 +198,8 @@ async function decodeAtlasPage(b64, channels, type, shape, bits) {
       const page = await new Promise((resolve, reject) => {
         const id = ++WORKER_SEQ;
         WORKER_WAIT.set(id, { resolve, reject });
-        w.postMessage({ id, b64, channels, type, shape, bits }); // copied, not transferred: the fallback may need it
+        // copied, not transferred: the fallback may need it
+        w.postMessage({ id, b64, channels, type, shape, bits });
       });
       window.__latentMapStats.workerPages = (window.__latentMapStats.workerPages || 0) + 1;
       return page;
@@ -205,7 +209,8 @@ async function decodeAtlasPage(b64, channels, type, shape, bits) {
   }
   return decodePagePixels(b64bytes(b64), channels, (cw, ch) =>
     typeof OffscreenCanvas === "function" ? new OffscreenCanvas(cw, ch)
-      : Object.assign(document.createElement("canvas"), { width: cw, height: ch }), type, shape, bits);
+      : Object.assign(document.createElement("canvas"), { width: cw, height: ch }),
+  type, shape, bits);
 }
 
 async function decodeAtlas(p) {
