@@ -161,7 +161,8 @@ class LatentMap {
     this.root.setAttribute("data-ready", pending.length ? "0" : "1");
     if (pending.length) {
       const gen = this.gen;
-      // A hovered point shows each image as soon as its atlas is decoded (originals first).
+      // A hovered point shows each image as soon as its atlas is decoded (originals first);
+      // these run before the Promise.all below, which therefore need not refresh again.
       for (const e of pending) e.promise.then(() => { if (this.gen === gen) this.refreshHover(); });
       Promise.all(pending.map((e) => e.promise)).then(() => {
         if (this.gen !== gen) return;
@@ -169,7 +170,6 @@ class LatentMap {
         this.stats.readyAt = performance.now();
         this.root.setAttribute("data-ready", "1");
         this.status.textContent = "";
-        this.refreshHover();
         this.reportReady();
       }, () => { if (this.gen === gen) this.reportReady(); }); // points drawn, images or not
       this.status.textContent = "loading images…";
