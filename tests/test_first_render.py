@@ -5,13 +5,14 @@ the map's ready trigger causes. Here through AppTest, with a connected client pr
 tests/e2e/test_ready_e2e.py."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from _explorer_helpers import app_env, make_checkpoint
-from vae_explorer import checkpoints, latent_map as lm, modelstart, state
+from vae_explorer import checkpoints, compute, firstpaint, latent_map as lm, modelstart, state
 
 APP = str(Path(__file__).resolve().parent.parent / "vae_explorer" / "app.py")
 Z3 = "shapes-conv-z3.safetensors"
@@ -124,3 +125,91 @@ def test_without_a_client_the_first_run_is_whole(ck_dir, tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=120).run()
     _ok(at)
     assert _widgets(at) >= 3 and at.segmented_control(key="w_colour_by")
+
+
+def _tree(at: AppTest) -> list:
+    """Every element and block of the page as (path, type, its proto's bytes): what the browser
+    is sent, so two runs that give the same list draw the same page."""
+    out, todo = [], [((), at._tree)]
+    while todo:
+        path, node = todo.pop()
+        proto = getattr(node, "proto", None)
+        out.append((path, getattr(node, "type", type(node).__name__),
+                    proto.SerializeToString() if proto is not None else None))
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            todo += [((*path, k), v) for k, v in children.items()]
+    return sorted(out, key=lambda t: t[0])
+
+
+@pytest.fixture()
+def new_tabs(browser, monkeypatch):
+    """Sessions as a browser's, whose first run may replay a recorded first render."""
+    monkeypatch.setattr(firstpaint, "client_connected", lambda: True)
+    return browser
+
+
+def _first_render_recorded() -> AppTest:
+    """A usual first render on the default link, once the reconstructions are in (while they
+    are computed the map says so below it, and nothing is recorded)."""
+    for _ in range(600):
+        at = AppTest.from_file(APP, default_timeout=120).run()
+        _ok(at)
+        if firstpaint.read() is not None:
+            return at
+        assert "ctx" in at.session_state  # the usual run
+        modelstart.map_drawn(at.session_state)
+        at.run()  # ready: the reconstructions start
+        c = at.session_state["ctx"]
+        while compute.reconstructions(c.ck.sha256, c.data_key)[0] is None:
+            time.sleep(0.05)
+    raise AssertionError("no first render was recorded")
+
+
+def test_a_new_tab_on_the_default_link_gets_the_recorded_first_render(new_tabs):
+    usual = _first_render_recorded()
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    _ok(at)
+    assert "ctx" not in at.session_state  # replayed: the app's own run never came
+    assert _tree(at) == _tree(usual)  # the same elements, paths, map frame
+    assert _map_data(at)["wantReady"] is True
+    # Ready brings the controls; the map stays where it was and is sent no payload again.
+    modelstart.map_drawn(at.session_state)
+    at.run()
+    _ok(at)
+    assert at.sidebar.selectbox(key="ck_pick").value == checkpoints.DEFAULT_NAME
+    assert at.segmented_control(key="w_colour_by")
+    again = _map_data(at)
+    assert again["blobs"] == {} and again["refs"] == _map_data(usual)["refs"]
+
+
+def test_a_link_with_settings_another_page_or_a_changed_folder_is_not_replayed(
+        new_tabs, monkeypatch):
+    _first_render_recorded()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["colour"] = "kl"
+    at.run()
+    _ok(at)
+    assert "ctx" in at.session_state and _map_data(at)["colorTitle"] == "KL (nats)"
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("views/grid.py").run()
+    _ok(at)
+    assert "ctx" in at.session_state and _map_data(at) is None
+    make_checkpoint(new_tabs / "another-z2.safetensors", latent_dim=2, seed=5)
+    assert firstpaint.read() is None  # the folder's listing is in the record's key
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    _ok(at)
+    assert "ctx" in at.session_state
+
+
+def test_a_damaged_record_is_ignored_and_rewritten(new_tabs):
+    _first_render_recorded()
+    path = firstpaint._path()
+    for junk in (b"", b"not a record", firstpaint.MAGIC + b"\xff\xff\xff\x7f{",
+                 path.read_bytes()[:200]):
+        path.write_bytes(junk)
+        assert firstpaint.read() is None
+        at = AppTest.from_file(APP, default_timeout=120).run()
+        _ok(at)
+        assert "ctx" in at.session_state and _map_data(at) is not None
+        assert firstpaint.read() is not None  # the usual first render wrote a new one

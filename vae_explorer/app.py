@@ -9,6 +9,8 @@ then runs in place of app.py on reruns).
 The first run after start-up imports no torch when the disk cache has what the map needs: the
 model loads in the background once the map says it is drawn (vae_explorer.modelstart). A
 session's first run on the map page draws the map without the controls; the next run brings them.
+A new tab on the default link gets that first render from a recording before anything below the
+replay is imported (vae_explorer.firstpaint).
 """
 from __future__ import annotations
 
@@ -24,13 +26,7 @@ if str(REPO) not in sys.path:
 import streamlit as st  # noqa: E402
 from streamlit import delta_generator  # noqa: E402
 
-from vae_training.checkpoint import CheckpointError  # noqa: E402
-
-from vae_explorer import (background, checkpoints, compute, heavy, modelstart,  # noqa: E402
-                          plaintext, presenter, sample, state, styles, tutorial_import)
-
-PAGES_DIR = Path(__file__).resolve().parent / "views"
-SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
+from vae_explorer import background, firstpaint, navigation  # noqa: E402
 
 # The first element a process draws makes Streamlit check whether it runs in a REPL (to print a
 # "use streamlit run" hint): inspect.stack() with source lines, which resolves the file of every
@@ -38,15 +34,23 @@ SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
 # for fewer). Under `streamlit run` it never does: mark the hint as shown. A private name: if
 # Streamlit renames it, this does nothing and test_first_run_skips_streamlits_repl_check fails.
 delta_generator._use_warning_has_been_displayed = True
+# The server's own heap (Streamlit and its web server) is frozen before the first run imports
+# numpy and the app: a full collection those imports triggered walked it all, ~40 ms of a warm
+# open's first run (docs/benchmarks.md "Warm open").
+background.settle_heap()
+if firstpaint.replay(st.session_state):  # a new tab on the default link: its recorded first map
+    st.stop()
+
+from vae_training.checkpoint import CheckpointError  # noqa: E402
+
+from vae_explorer import (checkpoints, compute, heavy, modelstart,  # noqa: E402
+                          plaintext, presenter, sample, state, styles, tutorial_import)
+
+SAMPLE_SIZES = [1_000, 2_000, 5_000, 10_000, 20_000, 70_000]
+
 state.init_from_url()
 ss = st.session_state
-# The 🧭 emoji as the same data: URL Streamlit's frontend draws for page_icon="🧭", written out:
-# the emoji itself made Streamlit import its emoji table (~0.1-0.2 s of a warm open's first
-# run). A ":material/…:" page icon is fetched from fonts.gstatic.com, which fails offline.
-PAGE_ICON = ("data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 100 100'>"
-             "<text y='.9em' font-size='90'>%F0%9F%A7%AD</text></svg>")
-st.set_page_config(page_title="VAE explorer", page_icon=PAGE_ICON, layout="wide",
-                   initial_sidebar_state="collapsed" if ss.get("presenter") else "auto")
+navigation.set_page_config(bool(ss.get("presenter")))
 
 
 def _data_root_default() -> str:
@@ -314,22 +318,9 @@ def view_sidebar(c: state.Ctx) -> None:
 
 # ---------------------------------------------------------------------------------------------
 
-PAGES = [
-    ("map.py", "Latent map", ":material/scatter_plot:", "map"),
-    ("interpolate.py", "Interpolation", ":material/linear_scale:", "interpolate"),
-    ("grid.py", "Manifold grid", ":material/grid_on:", "grid"),
-    ("samples.py", "Samples & traversal", ":material/casino:", "samples"),
-    ("wrong.py", "What it gets wrong", ":material/report:", "wrong"),
-    ("attributes.py", "Attribute vectors", ":material/arrow_outward:", "attributes"),
-    ("compare.py", "Compare", ":material/compare:", "compare"),
-    ("info.py", "Checkpoint info", ":material/info:", "info"),
-]
-
-
 def main() -> None:
     styles.apply_css()
-    pages = {slug: st.Page(str(PAGES_DIR / f), title=t, icon=i, url_path=None if slug == "map" else slug,
-                           default=(slug == "map")) for f, t, i, slug in PAGES}
+    pages = navigation.pages()
     nav = st.navigation(list(pages.values()))
     state.note_page(nav.url_path or "map")
     # A session's first run on the map page draws the map before the ~20 widgets of the sidebar
@@ -366,7 +357,8 @@ def main() -> None:
         st.switch_page(pages[want], query_params={k: st.query_params[k] for k in st.query_params})
     state.sync_url(nav.url_path or "map")
     if c.presenter:
-        presenter.bar(pages, {p[3]: p[1] for p in PAGES}, {p[3]: p[2] for p in PAGES})
+        presenter.bar(pages, {p[3]: p[1] for p in navigation.PAGES},
+                      {p[3]: p[2] for p in navigation.PAGES})
     # The model is wanted either way, but the map page waits until its map says it is drawn
     # (vae_explorer.modelstart). Asked before the page: in a run that st.stop() ended (a
     # session's first map, a page without data), touching session state raises StopException

@@ -16,15 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .paths import SHIPPED_CHECKPOINTS
+from .paths import SHIPPED_CHECKPOINTS, user_cache_dir
 
 SHIPPED_DIR = SHIPPED_CHECKPOINTS / "cache"
 _KEY_FIELD = "__cache_key__"
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("VAE_EXPLORER_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "vae-explorer"
+    return user_cache_dir()
 
 
 def shipped_dirs() -> list[Path]:

@@ -23,9 +23,8 @@ from vae_training.checkpoint import (Checkpoint, CheckpointError, configs_of, lo
                                  parse_header, read_source)
 
 from . import background, cache, heavy
-from .paths import SHIPPED_CHECKPOINTS
+from . import paths
 
-CHECKPOINT_DIR = SHIPPED_CHECKPOINTS
 DEFAULT_NAME = "shapes-conv-z2.safetensors"
 SUFFIX = ".safetensors"
 UPLOAD_LIMIT_MB = int(os.environ.get("VAE_EXPLORER_UPLOAD_MB", 200))
@@ -33,8 +32,7 @@ UPLOAD_LIMIT = UPLOAD_LIMIT_MB * 1024 * 1024
 
 
 def checkpoint_dir() -> Path:
-    env = os.environ.get("VAE_EXPLORER_CHECKPOINTS")
-    return Path(env) if env else CHECKPOINT_DIR
+    return paths.checkpoint_dir()
 
 
 def list_checkpoints(directory: Path | None = None) -> list[Path]:

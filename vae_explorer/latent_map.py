@@ -28,19 +28,17 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vae_explorer import cache, cursor, selection as selmod
+from vae_explorer import cache, cursor, mapcomponent, selection as selmod
 # Payload encodings live in vae_explorer.wire; named here too for callers and tests.
 from vae_explorer.wire import (ATLAS_FORMAT, MODEL_BITS, ZHEAD, atlas_payload,  # noqa: F401
                                grid_payload, pack_frame, points_payload, unpack_frame)
 from vae_explorer.atlas import PNG_COMPRESS_LEVEL, content_hash
 
-ASSETS = Path(__file__).parent / "components" / "latent_map"
-COMPONENT_NAME = "vae_explorer.latent_map"
+ASSETS = mapcomponent.ASSETS
 # One module in the page, joined in this order (only the last one exports).
 JS_FILES = ("store.js", "map.js", "draw.js", "grids.js", "hover.js", "interact.js", "select.js",
             "export.js", "link.js", "entry.js")
@@ -63,11 +61,10 @@ def code_payload() -> dict:
         z = base64.b64encode(zlib.compress(src.encode("utf-8"), 9)).decode("ascii")
         _CODE.update(ref="js-" + content_hash(src), z=z)
     return dict(_CODE)
-_SENT_KEY = "_latent_map_client_has"
+_SENT_KEY = mapcomponent.SENT_KEY
 _MISSING_KEY = "_latent_map_missing_reruns"
-_VIEW_KEY = "_latent_map_asked_view_"
+_VIEW_KEY = mapcomponent.VIEW_KEY
 
-_component_fn = None
 _lock = threading.Lock()
 _PAYLOADS: OrderedDict[str, dict] = OrderedDict()
 _PAYLOAD_SIZES: dict[str, int] = {}
@@ -77,19 +74,13 @@ _ID_HASH: dict[int, tuple[Any, str]] = {}
 
 # Timing of the last call (for the benchmark and for logs): seconds spent in each step.
 last_timing: dict[str, float] = {}
+# This thread's (= this script run's) last main map: (its packed frame, the refs the page then
+# holds, its number of points), for a session's first paint to record (vae_explorer.firstpaint).
+_last = threading.local()
 
 
-def _component():
-    global _component_fn
-    if _component_fn is None:
-        import streamlit as st
-        _component_fn = st.components.v2.component(
-            COMPONENT_NAME,
-            js=(ASSETS / "loader.js").read_text(encoding="utf-8"),
-            css=(ASSETS / "latent_map.css").read_text(encoding="utf-8"),
-            isolate_styles=True,
-        )
-    return _component_fn
+def last_frame() -> tuple[bytes, frozenset, int] | None:
+    return getattr(_last, "frame", None)
 
 
 def _array_hash(tag: str, *arrays) -> str:
@@ -292,16 +283,6 @@ def _event_callback(key: str, on_event) -> None:
         on_event(dict(event))
 
 
-def _remember_view(key: str) -> None:
-    """on_view_change: keep the view the page asked a decode for (read before the next mount)."""
-    import streamlit as st
-
-    got = st.session_state.get(key)
-    view = got.get("view") if hasattr(got, "get") else None
-    if isinstance(view, dict):
-        st.session_state[_VIEW_KEY + key] = view
-
-
 def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
                images: np.ndarray | None, recons: np.ndarray | None,
                grid_images: np.ndarray | None, grid_extent: tuple | None,
@@ -357,12 +338,10 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
         data["code"] = code
     # As bytes: Streamlit scans a dict's values for dataframes, importing pandas (~0.5 s).
     blob = pack_frame(data)
-    result = _component()(key=key, data=blob, height="content",
-                          on_event_change=lambda: _event_callback(key, on_event),
-                          on_missing_change=lambda: None,
-                          on_ready_change=lambda: on_ready() if on_ready is not None else None,
-                          on_view_change=lambda: _remember_view(key),
-                          on_selection_change=lambda: selmod.take_from_page(key, int(len(xy))))
+    result = mapcomponent.mount(key, blob, on_event=lambda: _event_callback(key, on_event),
+                                on_ready=lambda: on_ready() if on_ready is not None else None,
+                                on_view=lambda: mapcomponent.remember_view(key),
+                                on_selection=lambda: selmod.take_from_page(key, int(len(xy))))
     timing["mount"] = time.perf_counter() - t0
     decode_s = last_timing.get("window_decode")
     last_timing.clear()
@@ -372,6 +351,7 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, label_names: list[str],
     last_timing["sent_bytes"] = float(sum(_payload_size(p) for p in data["blobs"].values()))
 
     state[_SENT_KEY] = client_has | {r for r in data["refs"].values() if r} | {code["ref"]}
+    _last.frame = (blob, frozenset(state[_SENT_KEY]), int(len(xy))) if key == "latent_map" else None
     missing = result.get("missing") if hasattr(result, "get") else getattr(result, "missing", None)
     if missing:
         # The page lacks payloads we thought it had: forget them and rerun once to resend.

@@ -6,6 +6,7 @@ and .streamlit/ to vae_explorer/settings), so that an install adds no top-level 
 """
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -19,3 +20,15 @@ def _installed_or_repo(package_folder: str, repo_folder: str) -> Path:
 
 SHIPPED_CHECKPOINTS = _installed_or_repo("shipped", "checkpoints")
 STREAMLIT_CONFIG = _installed_or_repo("settings", ".streamlit") / "config.toml"
+
+
+def user_cache_dir() -> Path:
+    """The explorer's disk cache: $VAE_EXPLORER_CACHE, default ~/.cache/vae-explorer."""
+    env = os.environ.get("VAE_EXPLORER_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "vae-explorer"
+
+
+def checkpoint_dir() -> Path:
+    """The folder whose checkpoints the app lists: $VAE_EXPLORER_CHECKPOINTS, else the shipped."""
+    env = os.environ.get("VAE_EXPLORER_CHECKPOINTS")
+    return Path(env) if env else SHIPPED_CHECKPOINTS

@@ -32,6 +32,7 @@ from typing import Any, Callable
 import numpy as np
 import streamlit as st
 
+from . import firstpaint
 from .cursor import format_view as write_view, parse_view
 from .projections import METHODS as PROJECTIONS
 from .selection import parse_selection, write_selection
@@ -404,10 +405,7 @@ def ctx() -> Ctx:
 def client_connected() -> bool:
     """Whether a client with a connection runs this session (a browser, or a script speaking
     Streamlit's protocol); AppTest has none: no request headers."""
-    try:
-        return bool(st.context.headers)
-    except Exception:  # no session context at all
-        return False
+    return firstpaint.client_connected()
 
 
 def image_scale(default: int = 4) -> int:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from harness import DEFAULT_CKPT, AppServer, map_stats, plot_box, wait_for_app_run, wait_for_map
+from harness import (DEFAULT_CKPT, AppServer, find_isolated_point, hover_point, map_stats,
+                     plot_box, point_client_xy, slot_pixels_varied, wait_for_app_run, wait_for_map)
 
 pytestmark = pytest.mark.e2e
 
@@ -134,3 +135,52 @@ def test_a_map_whose_code_fails_to_load_still_brings_the_controls(page, tmp_path
         alert = page.locator(".lm-failed")
         alert.wait_for(timeout=10_000)
         assert "The map could not start in this browser" in alert.inner_text()
+
+
+def test_a_new_tab_on_the_default_link_draws_the_recorded_first_render_and_works(
+        page, tmp_path, checkpoint_dir):
+    """vae_explorer.firstpaint: once a usual first render of the default link was recorded, a
+    new tab's first run mounts that frame before the app is imported. In the browser it is the
+    same map: points and hover images, no controls until ready's rerun brings them, without
+    moving or remounting the map; a click then picks A as usual."""
+    cache = tmp_path / "cache"
+    record = cache / "first-paint.bin"
+    with AppServer(cache, checkpoint_dir) as srv:
+        deadline = time.monotonic() + 240
+        while not record.is_file() and time.monotonic() < deadline:  # a usual first render,
+            page.goto(srv.url)  # once the reconstructions are in, records itself
+            wait_for_map(page)
+            page.get_by_text("Colour by").first.wait_for(timeout=60_000)
+            wait_for_app_run(page)
+            time.sleep(0.5)
+        assert record.is_file()
+        stamp = record.stat().st_mtime_ns
+        ctx = page.context.browser.new_context(viewport={"width": 1280, "height": 900})
+        try:
+            tab = ctx.new_page()
+            tab.goto(srv.url)
+            first = tab.wait_for_function(
+                """([m, labels]) => { const e = window.__latentMaps && window.__latentMaps.latent_map;
+                     if (!e || !e.instance.root.hasAttribute('data-points')) return null;
+                     e.instance.__firstMount = true;
+                     return {labels: document.querySelectorAll(labels).length,
+                             colourBy: document.body.innerText.includes('Colour by'),
+                             top: e.instance.overlay.getBoundingClientRect().top}; }""",
+                arg=[M, SIDEBAR_LABELS], timeout=120_000, polling="raf").json_value()
+            assert first["labels"] == 0 and not first["colourBy"], first
+            wait_for_map(tab, ready=True)
+            i = find_isolated_point(tab)
+            hover_point(tab, i)
+            assert slot_pixels_varied(tab, 0)  # the hovered point's original
+            tab.get_by_text("Colour by").first.wait_for(timeout=60_000)
+            wait_for_app_run(tab)
+            assert tab.locator(SIDEBAR_LABELS).count() >= 2
+            assert tab.evaluate(f"() => {M}.__firstMount") is True  # not remounted
+            assert abs(tab.evaluate(f"() => {M}.overlay.getBoundingClientRect().top")
+                       - first["top"]) <= 1
+            x, y = point_client_xy(tab, i)
+            tab.mouse.click(x, y)
+            tab.get_by_text(f"A: #{i} (", exact=False).first.wait_for(timeout=60_000)
+        finally:
+            ctx.close()
+        assert record.stat().st_mtime_ns == stamp  # shown, not re-recorded

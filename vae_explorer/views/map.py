@@ -2,7 +2,8 @@
 import numpy as np
 import streamlit as st
 
-from vae_explorer import compute, compute_analysis, images as im, interpolate, mapview, selpanel, plaintext, state
+from vae_explorer import (compute, compute_analysis, firstpaint, images as im, interpolate,
+                          latent_map, mapview, selpanel, plaintext, state)
 
 c = state.ctx()
 ss = st.session_state
@@ -101,6 +102,12 @@ with left:
 if mapview.handle_event(c, m, ev):
     st.rerun()
 if not c.controls:
+    # The default link's first render, nothing but the map below its room: the next new tab
+    # mounts this frame before the app is imported (vae_explorer.firstpaint).
+    if firstpaint.may_record(ss) and m.wanted == "latent" and nb is None and not c.presenter \
+            and colour not in ("rec_err", "kept") and not c.extras.get("recon_pending") \
+            and (frame := latent_map.last_frame()) is not None:
+        firstpaint.record(*frame, mapview.controls_px(c.d, c.presenter), mapview.controls_slot_key(c.d))
     st.stop()  # A / B beside the map, the caption and the selection below it: the next run
 
 with right:
