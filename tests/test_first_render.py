@@ -213,3 +213,22 @@ def test_a_damaged_record_is_ignored_and_rewritten(new_tabs):
         _ok(at)
         assert "ctx" in at.session_state and _map_data(at) is not None
         assert firstpaint.read() is not None  # the usual first render wrote a new one
+
+
+def test_a_record_that_cannot_be_written_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(firstpaint, "key", lambda: "k")
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(firstpaint.os, "replace", full_disk)
+    assert firstpaint.record(b"frame", {"ref"}, 3, 60, "slot") is False
+    assert list((tmp_path / "cache").iterdir()) == []
+    monkeypatch.undo()
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(firstpaint, "key", lambda: "k")
+    assert firstpaint.record(b"frame", {"ref"}, 3, 60, "slot") is True
+    head, frame = firstpaint.read("k")
+    assert frame == b"frame" and head["refs"] == ["ref"] and head["n"] == 3
+    assert firstpaint.record(b"other", {"ref"}, 3, 60, "slot") is False  # a valid one stays

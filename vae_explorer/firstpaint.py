@@ -117,13 +117,16 @@ def record(frame: bytes, refs, n: int, slot_px: int, slot_key: str) -> bool:
         head = json.dumps({"key": k, "refs": sorted(refs), "n": int(n), "slot_px": int(slot_px),
                            "slot_key": str(slot_key)}).encode()
         p = _path()
+        tmp = None
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".first-paint-")
             with os.fdopen(fd, "wb") as f:
                 f.write(MAGIC + len(head).to_bytes(4, "little") + head + frame)
             os.replace(tmp, p)
-        except OSError:
+        except OSError:  # a full or read-only cache: no record, nothing left behind
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
             return False
     return True
 
