@@ -22,8 +22,7 @@ import numpy as np
 from vae_training.checkpoint import (Checkpoint, CheckpointError, configs_of, load_checkpoint,
                                  parse_header, read_source)
 
-from . import background, cache, heavy
-from . import paths
+from . import background, cache, heavy, paths
 
 DEFAULT_NAME = "shapes-conv-z2.safetensors"
 SUFFIX = ".safetensors"
