@@ -58,3 +58,28 @@ def test_a_mode_the_user_picks_stays_while_its_point_is_not_valid(at):
     at.selectbox(key="w_mode_a").set_value("First of a label").run()
     at.run()
     assert _modes(at)[0] == "First of a label"
+
+
+def test_a_typed_latent_that_does_not_parse_stays_with_its_error(at):
+    """Typed numbers that are not a latent (here 3 for a 2-D one) are left as typed, with the
+    reason beside them, and A keeps its last valid point; they used to be replaced at once by
+    that point's numbers, so the typing seemed to be ignored, with no error."""
+    at.selectbox(key="w_mode_a").set_value("Typed latent").run()
+    at.text_area(key="w_typed_a").set_value("1, 2").run()
+    at.text_area(key="w_typed_a").set_value("1, 2, 3").run()
+    assert not at.exception
+    assert at.text_area(key="w_typed_a").value == "1, 2, 3"
+    assert at.session_state["point_a"] == {"kind": "z", "z": [1.0, 2.0]}
+    assert any("2" in e.value for e in at.error), [e.value for e in at.error]
+    at.text_area(key="w_typed_a").set_value("0.5, -1").run()  # fixed: A follows, no error
+    assert at.session_state["point_a"] == {"kind": "z", "z": [0.5, -1.0]}
+    assert not at.error
+
+
+def test_the_typed_box_shows_the_point_when_it_appears(at):
+    at.selectbox(key="w_mode_a").set_value("Prior sample").run()
+    z = at.session_state["point_a"]["z"]
+    at.selectbox(key="w_mode_a").set_value("Typed latent").run()
+    assert not at.exception and _modes(at)[0] == "Typed latent"
+    assert at.text_area(key="w_typed_a").value == ", ".join(f"{v:.3g}" for v in z)
+    assert not at.error

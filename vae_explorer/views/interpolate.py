@@ -65,13 +65,20 @@ def chooser(name: str) -> None:
     kind = cur.get("kind") if cur else None
     # Only when the point changed since the chooser last showed it: a mode the user just picked
     # (its own point not valid yet, e.g. an empty typed latent) stays.
-    if kind and cur != ss.get(f"interp_shown_{name}"):
+    changed = bool(kind) and cur != ss.get(f"interp_shown_{name}")
+    if changed:
         ss[f"w_mode_{name}"] = _mode_showing(name, cur)
     ss[f"interp_shown_{name}"] = cur
     if kind == "index":
         ss[f"w_idx_{name}"] = int(cur["index"])
     z0 = c.resolve(cur)
-    if kind == "z" and z0 is not None:
+    # The typed numbers follow a point set elsewhere (a click on a map, another mode) and show
+    # the point when their box appears; numbers that do not parse stay as typed, with their
+    # error below, and the point keeps its last value.
+    mode_now = ss.get(f"w_mode_{name}")
+    appears = mode_now == "Typed latent" and ss.get(f"interp_mode_shown_{name}") != mode_now
+    ss[f"interp_mode_shown_{name}"] = mode_now
+    if (changed or appears) and kind == "z" and z0 is not None:
         typed, _ = state.parse_latent_text(ss.get(f"w_typed_{name}", ""), c.d)
         if typed is None or not np.allclose(typed, z0, atol=1e-4):
             ss[f"w_typed_{name}"] = ", ".join(f"{v:.3g}" for v in z0)
