@@ -4,7 +4,8 @@ cut off; Checkpoint info's layer table lost its parameter counts at the right)."
 from __future__ import annotations
 
 import pytest
-from harness import DEFAULT_CKPT, wait_for_app_run
+from harness import (DEFAULT_CKPT, find_isolated_point, hover_point, slot_pixels_varied,
+                     wait_for_app_run, wait_for_map)
 
 PAGES = ["Latent map", "Interpolation", "Manifold grid", "Samples & traversal",
          "What it gets wrong", "Attribute vectors", "Compare", "Checkpoint info"]
@@ -53,3 +54,20 @@ def test_the_note_above_a_projected_map_fits_its_slot(page, app_server, checkpoi
     page.get_by_text("encoder means").first.wait_for()
     slots = page.evaluate(SLOT)
     assert slots and all(scroll <= client + 1 for client, scroll, _ in slots), slots
+
+
+def test_a_narrow_map_keeps_a_tall_plot_with_its_hover_images_beside_it(page, app_server):
+    """A 1024 px window with the sidebar open (a projector's) leaves the map ~430 px: its hover
+    panel went under the plot, which kept ~200 px of the map's 600. A slimmer side column now
+    (latent_map.css): the plot keeps its height and a hovered point's image shows beside it."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(app_server.url)
+    wait_for_map(page, ready=True)
+    i = find_isolated_point(page)
+    hover_point(page, i)
+    plot, side = page.evaluate("""() => { const m = window.__latentMaps.latent_map.instance;
+        const box = (e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; };
+        return [box(m.overlay), box(m.root.querySelector('.lm-side'))]; }""")
+    assert plot[3] >= 400 and plot[2] >= 250, plot
+    assert side[0] >= plot[0] + plot[2] and abs(side[1] - plot[1]) <= 2, (plot, side)  # beside
+    assert slot_pixels_varied(page, 0)  # the hovered point's original, in the slim column
