@@ -203,10 +203,15 @@ def test_a_link_with_settings_another_page_or_a_changed_folder_is_not_replayed(
 
 
 def test_a_damaged_record_is_ignored_and_rewritten(new_tabs):
+    """Empty, foreign, a header that does not parse or is nested too deep, cut short in the
+    header or in the frame: no replay, and the usual first render writes a new record."""
     _first_render_recorded()
     path = firstpaint._path()
-    for junk in (b"", b"not a record", firstpaint.MAGIC + b"\xff\xff\xff\x7f{",
-                 path.read_bytes()[:200]):
+    whole = path.read_bytes()
+    nested = b"[" * 100_000 + b"]" * 100_000
+    for junk in (b"", b"not a record", firstpaint.MAGIC + b"\xff\xff\xff\x7f{", whole[:200],
+                 whole[:-10],  # the frame cut short
+                 firstpaint.MAGIC + len(nested).to_bytes(4, "little") + nested):
         path.write_bytes(junk)
         assert firstpaint.read() is None
         at = AppTest.from_file(APP, default_timeout=120).run()

@@ -97,14 +97,16 @@ def read(want: str | None = None) -> tuple[dict, bytes] | None:
     n = int.from_bytes(raw[n0:n0 + 4], "little")
     try:
         head = json.loads(raw[n0 + 4:n0 + 4 + n])
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    ok = (isinstance(head, dict) and isinstance(head.get("refs"), list)
+    frame = raw[n0 + 4 + n:]
+    ok = (isinstance(head, dict) and head.get("bytes") == len(frame)
+          and isinstance(head.get("refs"), list)
           and all(isinstance(r, str) for r in head["refs"])
           and isinstance(head.get("n"), int) and isinstance(head.get("slot_px"), int)
           and isinstance(head.get("slot_key"), str)
           and head.get("key") == (want or key()))
-    return (head, raw[n0 + 4 + n:]) if ok else None
+    return (head, frame) if ok else None
 
 
 def record(frame: bytes, refs, n: int, slot_px: int, slot_key: str) -> bool:
@@ -114,8 +116,8 @@ def record(frame: bytes, refs, n: int, slot_px: int, slot_key: str) -> bool:
     with _write_lock:
         if read(k) is not None:
             return False
-        head = json.dumps({"key": k, "refs": sorted(refs), "n": int(n), "slot_px": int(slot_px),
-                           "slot_key": str(slot_key)}).encode()
+        head = json.dumps({"key": k, "bytes": len(frame), "refs": sorted(refs), "n": int(n),
+                           "slot_px": int(slot_px), "slot_key": str(slot_key)}).encode()
         p = _path()
         tmp = None
         try:
